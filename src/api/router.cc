@@ -1,0 +1,25 @@
+#include "api/router.h"
+
+#include "core/error.h"
+
+namespace berth::api {
+
+void Router::handle(http::Exchange& exchange) {
+  std::string_view path = exchange.path();
+  if (path == "/v2" || path.starts_with("/v2/")) {
+    registry_.handle(exchange);
+    return;
+  }
+  if (path == "/healthz" || path == "/readyz") {
+    http::Response response;
+    response.headers.set(http::beast_http::field::content_type, "application/json");
+    response.body = R"({"status":"ok"})";
+    exchange.send(std::move(response));
+    return;
+  }
+  throw core::Error(core::ErrorCode::kUnsupported, "no endpoint matches " + std::string(exchange.method_name()) + " " +
+                                                       std::string(path) + "; the registry API is under /v2/")
+      .with_status(404);
+}
+
+}  // namespace berth::api

@@ -1,0 +1,182 @@
+#include "api/upload_sessions.h"
+
+#include "core/error.h"
+#include "core/random.h"
+#include "core/time.h"
+
+#include <spdlog/spdlog.h>
+
+#include <vector>
+
+namespace berth::api {
+
+using core::Error;
+using core::ErrorCode;
+using metadata::UploadRecord;
+
+namespace {
+
+// Bytes moved per read from the client and write to storage. Large enough
+// to keep system calls rare, small enough that 64 concurrent uploads stay
+// within a few tens of MiB.
+constexpr std::size_t kUploadBufferSize = 256 * 1024;
+
+std::vector<char>& upload_buffer() {
+  thread_local std::vector<char> buffer(kUploadBufferSize);
+  return buffer;
+}
+
+Error unknown_upload(const std::string& id) {
+  return Error(ErrorCode::kBlobUploadUnknown, "upload " + id + " is not known; start a new upload with POST",
+               {{"uuid", id}});
+}
+
+}  // namespace
+
+UploadSessions::UploadSessions(metadata::MetadataStore& metadata, storage::BlobStore& blobs)
+    : metadata_(metadata), blobs_(blobs) {}
+
+UploadRecord UploadSessions::create(const std::string& repository, core::DigestAlgorithm algorithm) {
+  std::int64_t now = core::unix_now();
+  UploadRecord session{.id = core::random_uuid(),
+                       .repository = repository,
+                       .received_bytes = 0,
+                       .algorithm = algorithm,
+                       .hash_state = core::Hasher(algorithm).save_state(),
+                       .driver_state = "",
+                       .created_at = now,
+                       .updated_at = now};
+  // Data first: a session row never points at data that does not exist.
+  blobs_.create_upload(session.id);
+  try {
+    metadata_.create_upload(session);
+  } catch (...) {
+    blobs_.delete_upload(session.id);
+    throw;
+  }
+  return session;
+}
+
+UploadRecord UploadSessions::find(const std::string& repository, const std::string& id) {
+  if (!core::is_uuid(id)) throw unknown_upload(id);
+  auto session = metadata_.find_upload(id);
+  if (!session || session->repository != repository) throw unknown_upload(id);
+  return *session;
+}
+
+core::Hasher UploadSessions::rehash(const std::string& id, core::DigestAlgorithm algorithm, std::uint64_t* size) {
+  auto reader = blobs_.open_upload(id);
+  if (!reader) throw unknown_upload(id);
+  core::Hasher hasher(algorithm);
+  auto& buffer = upload_buffer();
+  std::uint64_t offset = 0;
+  while (true) {
+    std::size_t n = reader->read_at(offset, buffer.data(), buffer.size());
+    if (n == 0) break;
+    hasher.update(buffer.data(), n);
+    offset += n;
+  }
+  *size = offset;
+  return hasher;
+}
+
+UploadRecord UploadSessions::append(const UploadRecord& session, const BodySource& body,
+                                    std::optional<std::uint64_t> expected_length) {
+  UploadRecord current = session;
+  auto hasher = core::Hasher::restore_state(current.algorithm, current.hash_state);
+  auto writer = blobs_.append_upload(current.id, current.received_bytes);
+
+  if (!hasher || !writer) {
+    // The stored data is shorter than the recorded offset (lost in a power
+    // failure) or the hash state is unusable: rebuild both from the data.
+    if (!blobs_.upload_size(current.id)) {
+      metadata_.delete_upload(current.id);
+      throw Error(ErrorCode::kBlobUploadUnknown, "the data of upload " + current.id + " is lost; start a new upload",
+                  {{"uuid", current.id}});
+    }
+    std::uint64_t size = 0;
+    core::Hasher rebuilt = rehash(current.id, current.algorithm, &size);
+    spdlog::warn("upload_state_rebuilt upload={} recorded_bytes={} stored_bytes={}", current.id, current.received_bytes, size);
+    if (!metadata_.update_upload(current.id, current.received_bytes, size, rebuilt.save_state(), current.driver_state)) {
+      throw unknown_upload(current.id);
+    }
+    current.received_bytes = size;
+    current.hash_state = rebuilt.save_state();
+    hasher = std::move(rebuilt);
+    writer = blobs_.append_upload(current.id, size);
+    if (!writer) throw unknown_upload(current.id);
+  }
+
+  auto& buffer = upload_buffer();
+  std::uint64_t appended = 0;
+  auto record_progress = [&] {
+    std::uint64_t received = current.received_bytes + appended;
+    if (!metadata_.update_upload(current.id, current.received_bytes, received, hasher->save_state(), current.driver_state)) {
+      throw unknown_upload(current.id);
+    }
+    current.received_bytes = received;
+    current.hash_state = hasher->save_state();
+  };
+
+  try {
+    while (true) {
+      std::size_t n = body(buffer.data(), buffer.size());
+      if (n == 0) break;
+      writer->write(buffer.data(), n);
+      hasher->update(buffer.data(), n);
+      appended += n;
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (...) {
+    // Keep what arrived: a client that lost its connection can ask for the
+    // upload's status and continue from there.
+    if (appended > 0) {
+      try {
+        record_progress();
+      } catch (const std::exception& error) {
+        spdlog::error("upload_progress_lost upload={} error={}", current.id, error.what());
+      }
+    }
+    throw;
+  }
+
+  if (expected_length && appended != *expected_length) {
+    // Not recorded, so the next append truncates these bytes away.
+    throw Error(ErrorCode::kSizeInvalid,
+                "the chunk has " + std::to_string(appended) + " bytes but its Content-Range announces " +
+                    std::to_string(*expected_length));
+  }
+  if (appended > 0) record_progress();
+  return current;
+}
+
+std::uint64_t UploadSessions::finish(const UploadRecord& session, const std::vector<core::Digest>& digests) {
+  std::uint64_t size = session.received_bytes;
+  auto saved = core::Hasher::restore_state(session.algorithm, session.hash_state);
+
+  for (const auto& expected : digests) {
+    core::Digest actual = (saved && expected.algorithm() == session.algorithm)
+                              ? saved->digest()
+                              : rehash(session.id, expected.algorithm(), &size).digest();
+    if (actual != expected) {
+      cancel(session);
+      throw Error(ErrorCode::kDigestInvalid,
+                  "the uploaded content has digest " + actual.str() + ", not " + expected.str() +
+                      "; nothing was stored, upload the blob again",
+                  {{"expected", expected.str()}, {"actual", actual.str()}});
+    }
+  }
+
+  const core::Digest& digest = digests.front();
+  blobs_.commit_upload(session.id, digest);
+  metadata_.complete_upload(session.id, digest, size);
+  return size;
+}
+
+void UploadSessions::cancel(const UploadRecord& session) {
+  metadata_.delete_upload(session.id);
+  blobs_.delete_upload(session.id);
+}
+
+}  // namespace berth::api

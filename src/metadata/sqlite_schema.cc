@@ -1,0 +1,78 @@
+#include "metadata/sqlite_schema.h"
+
+namespace berth::metadata {
+
+namespace {
+
+const char* const kMigrations[] = {
+    // 1: repositories, blobs, manifests, tags, upload sessions.
+    R"sql(
+CREATE TABLE repositories (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE blobs (
+  digest TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE repository_blobs (
+  repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  digest TEXT NOT NULL REFERENCES blobs(digest),
+  linked_at INTEGER NOT NULL,
+  PRIMARY KEY (repository_id, digest)
+) WITHOUT ROWID;
+CREATE INDEX repository_blobs_by_digest ON repository_blobs(digest);
+
+CREATE TABLE manifests (
+  id INTEGER PRIMARY KEY,
+  repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  content BLOB NOT NULL,
+  artifact_type TEXT NOT NULL DEFAULT '',
+  subject_digest TEXT,
+  annotations TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  UNIQUE (repository_id, digest)
+);
+CREATE INDEX manifests_by_subject ON manifests(repository_id, subject_digest) WHERE subject_digest IS NOT NULL;
+
+CREATE TABLE manifest_references (
+  manifest_id INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+  digest TEXT NOT NULL,
+  PRIMARY KEY (manifest_id, kind, digest)
+) WITHOUT ROWID;
+CREATE INDEX manifest_references_by_digest ON manifest_references(digest);
+
+CREATE TABLE tags (
+  repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  manifest_id INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (repository_id, name)
+) WITHOUT ROWID;
+CREATE INDEX tags_by_manifest ON tags(manifest_id);
+
+CREATE TABLE uploads (
+  id TEXT PRIMARY KEY,
+  repository TEXT NOT NULL,
+  received_bytes INTEGER NOT NULL,
+  algorithm TEXT NOT NULL,
+  hash_state BLOB NOT NULL,
+  driver_state TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+};
+
+}  // namespace
+
+std::span<const char* const> sqlite_migrations() { return kMigrations; }
+
+}  // namespace berth::metadata

@@ -1,0 +1,92 @@
+// MetadataStore on SQLite in WAL mode: readers run in parallel on a pool
+// of connections, writers take one in-process lock and BEGIN IMMEDIATE.
+// The schema is in docs/database.md.
+#pragma once
+
+#include "metadata/metadata_store.h"
+#include "metadata/sqlite_connection.h"
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace berth::metadata {
+
+struct SqliteOptions {
+  std::string path;
+  std::size_t connections = 8;
+  // PRAGMA synchronous: "full" makes every commit durable before it
+  // returns; "normal" may lose the last commits on power loss (never on a
+  // process crash).
+  std::string synchronous = "full";
+};
+
+class SqliteStore final : public MetadataStore {
+ public:
+  // Opens the database, creating it and applying schema migrations as
+  // needed. Throws core::InternalError on failure.
+  explicit SqliteStore(SqliteOptions options);
+  ~SqliteStore() override;
+
+  // The schema version this build writes (PRAGMA user_version).
+  static int schema_version();
+
+  bool repository_exists(const std::string& repository) override;
+  NamePage list_repositories(const std::string& after, std::size_t limit) override;
+
+  std::optional<BlobRecord> find_repository_blob(const std::string& repository, const core::Digest& digest) override;
+  void link_blob(const std::string& repository, const core::Digest& digest, std::uint64_t size) override;
+  bool unlink_blob(const std::string& repository, const core::Digest& digest) override;
+  std::vector<BlobRecord> list_blobs() override;
+
+  void create_upload(const UploadRecord& upload) override;
+  std::optional<UploadRecord> find_upload(const std::string& id) override;
+  bool update_upload(const std::string& id, std::uint64_t expected_bytes, std::uint64_t received_bytes,
+                     const std::string& hash_state, const std::string& driver_state) override;
+  void complete_upload(const std::string& id, const core::Digest& digest, std::uint64_t size) override;
+  bool delete_upload(const std::string& id) override;
+  std::vector<UploadRecord> list_uploads() override;
+
+  std::optional<ManifestRecord> find_manifest(const std::string& repository, const core::Digest& digest) override;
+  std::optional<ManifestRecord> find_tagged_manifest(const std::string& repository, const std::string& tag) override;
+  PutManifestResult put_manifest(const ManifestWrite& manifest) override;
+  bool delete_manifest(const std::string& repository, const core::Digest& digest) override;
+  bool delete_tag(const std::string& repository, const std::string& tag) override;
+  std::optional<NamePage> list_tags(const std::string& repository, const std::string& after, std::size_t limit) override;
+  std::vector<ReferrerRecord> list_referrers(const std::string& repository, const core::Digest& subject,
+                                             const std::optional<std::string>& artifact_type) override;
+  std::vector<ManifestRecord> list_manifests() override;
+  std::vector<core::Digest> manifest_blob_references(const std::string& repository, const core::Digest& digest) override;
+
+ private:
+  // A connection borrowed from the pool for the lifetime of the lease.
+  class Lease {
+   public:
+    explicit Lease(SqliteStore& store);
+    ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    SqliteConnection& operator*() { return *connection_; }
+    SqliteConnection* operator->() { return connection_; }
+
+   private:
+    SqliteStore& store_;
+    SqliteConnection* connection_;
+  };
+
+  // Holds the writer lock and a leased connection inside BEGIN IMMEDIATE.
+  class WriteScope;
+
+  void migrate(SqliteConnection& connection);
+  void configure(SqliteConnection& connection);
+
+  SqliteOptions options_;
+  std::vector<std::unique_ptr<SqliteConnection>> connections_;
+  std::vector<SqliteConnection*> idle_;
+  std::mutex pool_mutex_;
+  std::condition_variable pool_available_;
+  std::mutex writer_mutex_;
+};
+
+}  // namespace berth::metadata

@@ -1,0 +1,105 @@
+#include "server/admin_verify.h"
+
+#include "core/digest.h"
+#include "server/stores.h"
+
+#include <set>
+#include <vector>
+
+namespace berth::server {
+
+namespace {
+
+core::Digest hash_blob(storage::BlobReader& reader, core::DigestAlgorithm algorithm) {
+  core::Hasher hasher(algorithm);
+  std::vector<char> buffer(1 << 20);
+  std::uint64_t offset = 0;
+  while (std::size_t n = reader.read_at(offset, buffer.data(), buffer.size())) {
+    hasher.update(buffer.data(), n);
+    offset += n;
+  }
+  return hasher.digest();
+}
+
+}  // namespace
+
+int verify_store(const Config& config, bool deep, std::ostream& out) {
+  Stores stores = open_stores(config);
+  auto& blobs = *stores.blobs;
+  auto& metadata = *stores.metadata;
+  std::size_t errors = 0;
+  std::size_t notices = 0;
+  auto error = [&](const std::string& message) {
+    out << "error: " << message << "\n";
+    ++errors;
+  };
+  auto notice = [&](const std::string& message) {
+    out << "notice: " << message << "\n";
+    ++notices;
+  };
+
+  std::set<std::string> recorded;
+  auto blob_records = metadata.list_blobs();
+  for (const auto& blob : blob_records) {
+    recorded.insert(blob.digest.str());
+    auto reader = blobs.open(blob.digest);
+    if (!reader) {
+      error("blob " + blob.digest.str() + " is recorded but its data is missing");
+      continue;
+    }
+    if (reader->size() != blob.size) {
+      error("blob " + blob.digest.str() + " is recorded with " + std::to_string(blob.size) + " bytes but has " +
+            std::to_string(reader->size()));
+      continue;
+    }
+    if (deep && hash_blob(*reader, blob.digest.algorithm()) != blob.digest) {
+      error("blob " + blob.digest.str() + " does not hash to its digest");
+    }
+  }
+
+  auto manifests = metadata.list_manifests();
+  for (const auto& manifest : manifests) {
+    std::string where = manifest.repository + "@" + manifest.digest.str();
+    if (core::digest_of(manifest.digest.algorithm(), manifest.content) != manifest.digest) {
+      error("manifest " + where + " does not hash to its digest");
+    }
+    for (const auto& reference : metadata.manifest_blob_references(manifest.repository, manifest.digest)) {
+      if (!metadata.find_repository_blob(manifest.repository, reference)) {
+        error("manifest " + where + " references blob " + reference.str() + ", which its repository does not have");
+      }
+    }
+  }
+
+  for (const auto& digest : blobs.list()) {
+    if (!recorded.contains(digest.str())) {
+      notice("blob data " + digest.str() + " has no record (left by an interrupted upload; garbage collection removes it)");
+    }
+  }
+
+  std::set<std::string> sessions;
+  auto uploads = metadata.list_uploads();
+  for (const auto& upload : uploads) {
+    sessions.insert(upload.id);
+    auto size = blobs.upload_size(upload.id);
+    if (!size) {
+      notice("upload session " + upload.id + " has no data; the client must start that upload again");
+    } else if (*size < upload.received_bytes) {
+      notice("upload session " + upload.id + " recorded " + std::to_string(upload.received_bytes) + " bytes but has " +
+             std::to_string(*size) + "; it continues from the data it has");
+    }
+  }
+  for (const auto& id : blobs.list_uploads()) {
+    if (!sessions.contains(id)) notice("upload data " + id + " has no session (left by an interrupted request)");
+  }
+
+  out << "checked " << blob_records.size() << " blobs" << (deep ? " (hashed)" : "") << ", " << manifests.size()
+      << " manifests, " << uploads.size() << " upload sessions\n";
+  if (errors == 0) {
+    out << "store is clean" << (notices ? " (" + std::to_string(notices) + " notices)" : "") << "\n";
+    return 0;
+  }
+  out << "store has " << errors << " errors\n";
+  return 1;
+}
+
+}  // namespace berth::server

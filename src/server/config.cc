@@ -1,0 +1,189 @@
+#include "server/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <functional>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace berth::server {
+
+namespace {
+
+using Setter = std::function<void(Config&, const std::string& value, const std::string& origin)>;
+
+struct Option {
+  const char* key;  // dotted path in the YAML file
+  Setter set;
+};
+
+std::int64_t parse_integer(const std::string& value, const std::string& origin, std::int64_t minimum) {
+  std::int64_t result = 0;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), result);
+  if (value.empty() || error != std::errc() || end != value.data() + value.size()) {
+    throw std::invalid_argument(origin + ": \"" + value + "\" is not an integer");
+  }
+  if (result < minimum) {
+    throw std::invalid_argument(origin + ": " + value + " is below the minimum of " + std::to_string(minimum));
+  }
+  return result;
+}
+
+bool parse_bool(const std::string& value, const std::string& origin) {
+  std::string lower = value;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower == "true" || lower == "yes" || lower == "on" || lower == "1") return true;
+  if (lower == "false" || lower == "no" || lower == "off" || lower == "0") return false;
+  throw std::invalid_argument(origin + ": \"" + value + "\" is not a boolean; use true or false");
+}
+
+Setter string_option(std::string Config::*member) {
+  return [member](Config& config, const std::string& value, const std::string&) { config.*member = value; };
+}
+
+Setter integer_option(std::int64_t Config::*member, std::int64_t minimum) {
+  return [member, minimum](Config& config, const std::string& value, const std::string& origin) {
+    config.*member = parse_integer(value, origin, minimum);
+  };
+}
+
+Setter bool_option(bool Config::*member) {
+  return [member](Config& config, const std::string& value, const std::string& origin) {
+    config.*member = parse_bool(value, origin);
+  };
+}
+
+const std::vector<Option>& options() {
+  static const std::vector<Option> kOptions = {
+      {"listen", string_option(&Config::listen)},
+      {"data_dir", string_option(&Config::data_dir)},
+      {"log.level", string_option(&Config::log_level)},
+      {"log.access_log", bool_option(&Config::access_log)},
+      {"tls.certificate", string_option(&Config::tls_certificate)},
+      {"tls.key", string_option(&Config::tls_key)},
+      {"http.shutdown_grace_seconds", integer_option(&Config::shutdown_grace_seconds, 0)},
+      {"http.idle_timeout_seconds", integer_option(&Config::idle_timeout_seconds, 1)},
+      {"http.io_timeout_seconds", integer_option(&Config::io_timeout_seconds, 1)},
+      {"http.max_connections", integer_option(&Config::max_connections, 1)},
+      {"database.synchronous", string_option(&Config::database_synchronous)},
+      {"database.connections", integer_option(&Config::database_connections, 1)},
+      {"limits.manifest_max_bytes", integer_option(&Config::manifest_max_bytes, 1024)},
+      {"limits.page_max_entries", integer_option(&Config::page_max_entries, 1)},
+      {"limits.chunk_min_length", integer_option(&Config::chunk_min_length, 1)},
+  };
+  return kOptions;
+}
+
+const Option* find_option(const std::string& key) {
+  for (const auto& option : options()) {
+    if (key == option.key) return &option;
+  }
+  return nullptr;
+}
+
+// The environment variable of a key: "log.level" -> "BERTH_LOG_LEVEL".
+std::string environment_name(const std::string& key) {
+  std::string name = "BERTH_";
+  for (char c : key) name += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
+// BERTH_* variables that are not configuration keys of berthd: the
+// config file path, and the berth CLI's own settings.
+bool is_reserved_variable(const std::string& name) {
+  return name == "BERTH_CONFIG" || name == "BERTH_APIKEY" || name == "BERTH_REGION";
+}
+
+void apply_yaml(Config& config, const YAML::Node& node, const std::string& prefix, const std::string& file) {
+  for (const auto& entry : node) {
+    std::string key = prefix + entry.first.as<std::string>();
+    const YAML::Node& value = entry.second;
+    if (value.IsMap()) {
+      apply_yaml(config, value, key + ".", file);
+      continue;
+    }
+    const Option* option = find_option(key);
+    if (option == nullptr) {
+      throw std::invalid_argument(file + ": unknown configuration key \"" + key + "\"; see docs/configuration.md");
+    }
+    if (!value.IsScalar()) {
+      throw std::invalid_argument(file + ": configuration key \"" + key + "\" needs a single value");
+    }
+    option->set(config, value.as<std::string>(), file + ": " + key);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> config_keys() {
+  std::vector<std::string> keys;
+  for (const auto& option : options()) keys.emplace_back(option.key);
+  return keys;
+}
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> out;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string text = *entry;
+    auto equals = text.find('=');
+    if (equals != std::string::npos) out.emplace(text.substr(0, equals), text.substr(equals + 1));
+  }
+  return out;
+}
+
+Config load_config(const std::string& config_file, const std::map<std::string, std::string>& environment,
+                   const ConfigOverrides& overrides) {
+  Config config;
+
+  std::string file = config_file;
+  if (file.empty()) {
+    auto it = environment.find("BERTH_CONFIG");
+    if (it != environment.end()) file = it->second;
+  }
+  if (!file.empty()) {
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(file);
+    } catch (const YAML::BadFile&) {
+      throw std::invalid_argument("cannot read configuration file " + file);
+    } catch (const YAML::Exception& error) {
+      throw std::invalid_argument(file + ": invalid YAML: " + error.what());
+    }
+    if (root.IsMap()) {
+      apply_yaml(config, root, "", file);
+    } else if (!root.IsNull()) {
+      throw std::invalid_argument(file + ": the configuration must be a YAML mapping of keys to values");
+    }
+  }
+
+  for (const auto& [name, value] : environment) {
+    if (!name.starts_with("BERTH_") || is_reserved_variable(name)) continue;
+    const Option* match = nullptr;
+    for (const auto& option : options()) {
+      if (environment_name(option.key) == name) match = &option;
+    }
+    if (match == nullptr) {
+      throw std::invalid_argument("unknown configuration variable " + name + "; see docs/configuration.md");
+    }
+    match->set(config, value, "environment variable " + name);
+  }
+
+  if (overrides.listen) config.listen = *overrides.listen;
+  if (overrides.data_dir) config.data_dir = *overrides.data_dir;
+  if (overrides.log_level) config.log_level = *overrides.log_level;
+
+  if (config.database_synchronous != "full" && config.database_synchronous != "normal") {
+    throw std::invalid_argument("database.synchronous must be \"full\" or \"normal\", not \"" +
+                                config.database_synchronous + "\"");
+  }
+  if (config.tls_certificate.empty() != config.tls_key.empty()) {
+    throw std::invalid_argument("tls.certificate and tls.key must be set together");
+  }
+  return config;
+}
+
+}  // namespace berth::server

@@ -1,0 +1,58 @@
+// berthd's configuration: defaults, then a YAML file, then BERTH_*
+// environment variables, then command-line flags, each overriding the one
+// before. docs/configuration.md lists every key.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::server {
+
+struct Config {
+  std::string listen = "127.0.0.1:5000";
+  std::string data_dir = "./data";
+
+  std::string log_level = "info";
+  bool access_log = true;
+
+  std::string tls_certificate;  // empty: plain HTTP
+  std::string tls_key;
+
+  std::int64_t shutdown_grace_seconds = 30;
+  std::int64_t idle_timeout_seconds = 120;
+  std::int64_t io_timeout_seconds = 300;
+  std::int64_t max_connections = 4096;
+
+  std::string database_synchronous = "full";
+  std::int64_t database_connections = 8;
+
+  std::int64_t manifest_max_bytes = 4 * 1024 * 1024;
+  std::int64_t page_max_entries = 1000;
+  std::int64_t chunk_min_length = 5 * 1024 * 1024;
+};
+
+// Values given on the command line, applied last.
+struct ConfigOverrides {
+  std::optional<std::string> listen;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> log_level;
+};
+
+// Builds the configuration. `config_file` may be empty (no file; the
+// BERTH_CONFIG variable names one otherwise). `environment` holds the
+// process environment as name -> value. Throws std::invalid_argument with
+// a message that names the key and where it came from for unknown keys,
+// malformed values and unreadable files.
+Config load_config(const std::string& config_file, const std::map<std::string, std::string>& environment,
+                   const ConfigOverrides& overrides);
+
+// The process environment as a map (for load_config).
+std::map<std::string, std::string> process_environment();
+
+// Every configuration key in dotted form, such as "log.level".
+std::vector<std::string> config_keys();
+
+}  // namespace berth::server

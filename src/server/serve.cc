@@ -1,0 +1,106 @@
+#include "server/serve.h"
+
+#include "api/registry_api.h"
+#include "api/router.h"
+#include "core/logging.h"
+#include "http/server.h"
+#include "server/stores.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+namespace berth::server {
+
+namespace {
+
+// Holds an exclusive lock on <data>/berth.lock, so two servers never share
+// one data directory.
+class DataDirectoryLock {
+ public:
+  explicit DataDirectoryLock(const std::filesystem::path& data) {
+    std::filesystem::path path = data / "berth.lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw std::runtime_error("cannot open " + path.string());
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw std::runtime_error("another berthd is using the data directory " + data.string() + " (" + path.string() +
+                               " is locked)");
+    }
+  }
+  ~DataDirectoryLock() { ::close(fd_); }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+int serve(const Config& config) {
+  // Signals go to one thread that waits for them; every other thread,
+  // including the connection threads started later, inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::filesystem::create_directories(config.data_dir);
+  DataDirectoryLock lock(config.data_dir);
+  Stores stores = open_stores(config);
+
+  api::RegistryLimits limits{.manifest_max_bytes = static_cast<std::size_t>(config.manifest_max_bytes),
+                             .page_max_entries = static_cast<std::size_t>(config.page_max_entries),
+                             .chunk_min_length = static_cast<std::uint64_t>(config.chunk_min_length)};
+  api::RegistryApi registry(*stores.metadata, *stores.blobs, limits);
+  api::Router router(registry);
+
+  http::ServerOptions options;
+  options.listen = config.listen;
+  if (!config.tls_certificate.empty()) {
+    options.tls_certificate = config.tls_certificate;
+    options.tls_key = config.tls_key;
+  }
+  options.shutdown_grace = std::chrono::seconds(config.shutdown_grace_seconds);
+  options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
+  options.io_timeout = std::chrono::seconds(config.io_timeout_seconds);
+  options.max_connections = static_cast<std::size_t>(config.max_connections);
+  options.access_log = config.access_log;
+
+  http::Server server(options, [&router](http::Exchange& exchange) { router.handle(exchange); });
+  server.listen();
+
+  std::string scheme = config.tls_certificate.empty() ? "http" : "https";
+  spdlog::info("berthd_started listen={}://{} data_dir={}", scheme, server.local_address(),
+               core::log_value(std::filesystem::absolute(config.data_dir).string()));
+  std::printf("berthd listening on %s://%s (data in %s)\n", scheme.c_str(), server.local_address().c_str(),
+              std::filesystem::absolute(config.data_dir).c_str());
+  std::fflush(stdout);
+
+  std::thread signal_waiter([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info("berthd_stopping signal={} grace_seconds={}", received, config.shutdown_grace_seconds);
+    server.stop();
+  });
+
+  server.run();
+
+  // run() returns only after stop(); if it ended for another reason the
+  // waiter still needs a signal to finish.
+  pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  signal_waiter.join();
+  spdlog::info("berthd_stopped");
+  spdlog::default_logger()->flush();
+  return 0;
+}
+
+}  // namespace berth::server

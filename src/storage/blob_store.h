@@ -1,0 +1,92 @@
+// BlobStore: the bytes of blobs and of blob uploads in progress.
+//
+// A blob store knows nothing of repositories or of which blobs are linked
+// where; that is the metadata store's job. It keeps content-addressed blobs
+// and the data of upload sessions, and moves an upload into place under its
+// digest once the caller has verified the digest.
+//
+// Every method is safe to call from many threads at once, except that one
+// upload id must not be written by two threads at the same time (callers
+// serialize per upload). Failures of the underlying storage throw
+// core::InternalError with the path or key and the system error.
+#pragma once
+
+#include "core/digest.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::storage {
+
+// Read access to a committed blob or to an upload's data.
+class BlobReader {
+ public:
+  virtual ~BlobReader() = default;
+  virtual std::uint64_t size() const = 0;
+  // Reads up to `length` bytes at `offset` into `buffer`; returns the
+  // number read, 0 only at the end. Throws core::InternalError on failure.
+  virtual std::size_t read_at(std::uint64_t offset, char* buffer, std::size_t length) = 0;
+  // A file descriptor for sendfile(2), or -1 when the data is not a local
+  // file. Owned by the reader and valid while it lives.
+  virtual int native_fd() const { return -1; }
+};
+
+// Appends to an upload. Bytes are not durable until commit_upload().
+class UploadWriter {
+ public:
+  virtual ~UploadWriter() = default;
+  // Appends `length` bytes. Throws core::InternalError on failure; the
+  // upload then holds some prefix of what was written.
+  virtual void write(const char* data, std::size_t length) = 0;
+  // Bytes in the upload, including those written through this writer.
+  virtual std::uint64_t size() const = 0;
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+
+  // Size of the committed blob, or nullopt if the store does not have it.
+  virtual std::optional<std::uint64_t> stat(const core::Digest& digest) = 0;
+
+  // Opens a committed blob; nullptr if absent. The caller owns the reader.
+  virtual std::unique_ptr<BlobReader> open(const core::Digest& digest) = 0;
+
+  // Removes a committed blob; returns false if it was absent.
+  virtual bool remove(const core::Digest& digest) = 0;
+
+  // Every committed blob. Walks the whole store: for offline checks only
+  // (admin verify, garbage collection), never on a request path.
+  virtual std::vector<core::Digest> list() = 0;
+
+  // Creates empty data for upload `id`. Throws if it already exists.
+  virtual void create_upload(const std::string& id) = 0;
+
+  // Bytes stored for upload `id`, or nullopt if it has no data.
+  virtual std::optional<std::uint64_t> upload_size(const std::string& id) = 0;
+
+  // Opens upload `id` for appending at `offset`. Bytes beyond `offset`
+  // (written before a crash but never acknowledged) are discarded. Returns
+  // nullptr if the upload has fewer than `offset` bytes or does not exist.
+  virtual std::unique_ptr<UploadWriter> append_upload(const std::string& id, std::uint64_t offset) = 0;
+
+  // Opens the upload's data for reading (to hash it with another algorithm).
+  virtual std::unique_ptr<BlobReader> open_upload(const std::string& id) = 0;
+
+  // Makes the upload's data durable and moves it into place as `digest`,
+  // atomically: readers see either no blob or the whole blob. If the blob
+  // already exists the upload data is dropped and the existing blob kept.
+  // The caller must have checked that the data hashes to `digest`.
+  virtual void commit_upload(const std::string& id, const core::Digest& digest) = 0;
+
+  // Drops the upload's data; no effect if it has none.
+  virtual void delete_upload(const std::string& id) = 0;
+
+  // Ids of every upload that has data (offline checks and purges only).
+  virtual std::vector<std::string> list_uploads() = 0;
+};
+
+}  // namespace berth::storage
