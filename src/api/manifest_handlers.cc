@@ -116,7 +116,6 @@ void RegistryApi::put_manifest(http::Exchange& exchange, const std::string& name
 
   auto body = exchange.read_body_up_to(limits_.manifest_max_bytes);
   if (!body) {
-    exchange.close_after();
     throw Error(ErrorCode::kManifestInvalid, "the manifest is larger than the limit of " +
                                                  std::to_string(limits_.manifest_max_bytes) + " bytes",
                 {{"limit", limits_.manifest_max_bytes}})

@@ -143,7 +143,8 @@ bool Exchange::discard_body(std::uint64_t limit) {
   return body_done_;
 }
 
-std::string Exchange::serialize_head(const Response& response, std::uint64_t length) const {
+std::string Exchange::serialize_head(const Response& response, std::uint64_t length) {
+  if (close_flag_ != nullptr && close_flag_->load()) close_after_ = true;
   std::string head = "HTTP/1.1 ";
   head += std::to_string(response.status);
   head += ' ';

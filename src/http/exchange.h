@@ -12,6 +12,7 @@
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -76,6 +77,8 @@ class Exchange {
   std::optional<std::uint64_t> content_length() const { return content_length_; }
   bool has_body() const { return chunked_ || (content_length_ && *content_length_ > 0); }
   bool body_complete() const { return body_done_; }
+  // True while the client waits for "100 Continue" before sending the body.
+  bool awaiting_continue() const { return expects_continue_ && !body_done_; }
   std::uint64_t body_bytes_read() const { return body_read_; }
 
   // Reads up to `size` bytes of the body; returns 0 at its end. Throws
@@ -107,11 +110,14 @@ class Exchange {
   std::uint64_t bytes_sent() const { return bytes_sent_; }
   // Asks the server to close the connection after this exchange.
   void close_after() { close_after_ = true; }
+  // Closes the connection after this exchange if `flag` is set by the time
+  // the response goes out (the server is stopping).
+  void close_after_if(const std::atomic<bool>* flag) { close_flag_ = flag; }
   bool wants_close() const { return close_after_; }
 
  private:
   const beast_http::request<beast_http::buffer_body>& request() const { return parser_.get(); }
-  std::string serialize_head(const Response& response, std::uint64_t length) const;
+  std::string serialize_head(const Response& response, std::uint64_t length);
   void send_continue_if_expected();
 
   Transport& transport_;
@@ -133,6 +139,7 @@ class Exchange {
   int status_ = 0;
   std::uint64_t bytes_sent_ = 0;
   bool close_after_ = false;
+  const std::atomic<bool>* close_flag_ = nullptr;
 };
 
 // --- Template definitions --------------------------------------------------

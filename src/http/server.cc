@@ -28,9 +28,10 @@ namespace {
 
 // Largest request head (request line and headers) accepted.
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
-// A response sent before its request body was read is followed by
-// discarding at most this much of the body; past it the connection closes.
-constexpr std::uint64_t kDrainLimit = 4 * 1024 * 1024;
+// Unread request body that is read and dropped to keep a connection usable
+// (and to let the client finish sending before it reads an error); past
+// this the connection closes instead.
+constexpr std::uint64_t kDrainLimit = 64 * 1024 * 1024;
 
 struct HostPort {
   std::string host;
@@ -282,13 +283,17 @@ void Server::serve_requests(Connection& connection, Transport& transport) {
     transport.set_timeout(options_.io_timeout);
     auto start = std::chrono::steady_clock::now();
     Exchange exchange(transport, stream, buffer, parser, core::random_hex(8), connection.remote_address);
-    if (stopping_ || !parser.keep_alive()) exchange.close_after();
+    if (!parser.keep_alive()) exchange.close_after();
+    exchange.close_after_if(&stopping_);
 
     try {
       try {
         handler_(exchange);
       } catch (const core::Error& error) {
         if (exchange.responded()) throw;
+        // Read the rest of the body first: a client still sending it may
+        // not see a response that arrives before it finishes.
+        if (!exchange.awaiting_continue() && !exchange.discard_body(kDrainLimit)) exchange.close_after();
         exchange.send(error_response(error));
       } catch (const TransportError&) {
         throw;

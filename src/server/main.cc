@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
 
   CLI::App app{"berthd: a private, multi-tenant container registry (OCI Distribution API 1.1)"};
   app.set_version_flag("--version", BERTH_VERSION);
+  // Global options may also follow a command: berthd admin verify --data DIR.
+  app.fallthrough();
 
   std::string config_file;
   server::ConfigOverrides overrides;

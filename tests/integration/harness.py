@@ -1,0 +1,260 @@
+"""Test harness: starts berthd and Debian's docker-registry on loopback and
+talks HTTP to them. Every process a test starts is stopped by its PID."""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BERTHD = Path(os.environ.get("BERTHD", ROOT / "build" / "berthd"))
+FIXTURES = Path(os.environ.get("BERTH_FIXTURES", ROOT / "build" / "fixtures"))
+
+# Digests of the fixture images (tests/fixtures/build-images prints them).
+EMPTY_DIGEST = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.header_list = headers  # [(name, value)] as received
+        self.headers = {name.lower(): value for name, value in headers}
+        self.body = body
+
+    def header(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+    def json(self):
+        return json.loads(self.body)
+
+    def error_codes(self):
+        return [entry["code"] for entry in self.json()["errors"]]
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.headers} {self.body[:300]!r}>"
+
+
+class Server:
+    """Common client side of berthd and docker-registry."""
+
+    host = "127.0.0.1"
+    port = 0
+
+    @property
+    def address(self):
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self):
+        return f"http://{self.address}"
+
+    def request(self, method, path, body=None, headers=None, timeout=120):
+        """Sends one request on a fresh connection and reads the response."""
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            connection.putrequest(method, path, skip_accept_encoding=True)
+            headers = dict(headers or {})
+            if body is not None and "Content-Length" not in headers and "Transfer-Encoding" not in headers:
+                headers["Content-Length"] = str(len(body))
+            for name, value in headers.items():
+                if isinstance(value, (list, tuple)):
+                    for item in value:
+                        connection.putheader(name, item)
+                else:
+                    connection.putheader(name, value)
+            connection.endheaders()
+            if body is not None:
+                if headers.get("Transfer-Encoding") == "chunked":
+                    for start in range(0, len(body), 65536):
+                        piece = body[start:start + 65536]
+                        connection.send(b"%x\r\n" % len(piece) + piece + b"\r\n")
+                    connection.send(b"0\r\n\r\n")
+                else:
+                    connection.send(body)
+            response = connection.getresponse()
+            data = response.read()
+            return Response(response.status, response.getheaders(), data)
+        finally:
+            connection.close()
+
+    def wait_ready(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.request("GET", "/v2/", timeout=2).status in (200, 401):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server at {self.address} did not answer /v2/ within {timeout} s")
+
+
+class Berthd(Server):
+    """A berthd process on 127.0.0.1 with its own data directory."""
+
+    def __init__(self, data_dir, listen="127.0.0.1:0", args=(), env=None):
+        self.data_dir = Path(data_dir)
+        self.listen = listen
+        self.args = list(args)
+        self.env = env
+        self.process = None
+        self.log_path = self.data_dir.parent / (self.data_dir.name + ".log")
+
+    def start(self):
+        environment = dict(os.environ)
+        environment.update(self.env or {})
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [str(BERTHD), "--listen", self.listen, "--data", str(self.data_dir), *self.args],
+            stdout=subprocess.PIPE, stderr=self.log, env=environment)
+        line = self.process.stdout.readline().decode()
+        if not line.startswith("berthd listening on http"):
+            self.process.wait(timeout=10)
+            raise RuntimeError(f"berthd did not start (exit {self.process.returncode}); log:\n{self.log_text()}")
+        self.port = int(line.split()[3].rsplit(":", 1)[1])
+        self.wait_ready()
+        return self
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        """Signals berthd and waits for it; returns its exit status."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            status = self.process.wait(timeout=timeout)
+        finally:
+            self.process.stdout.close()
+            self.log.close()
+            self.process = None
+        return status
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def admin(self, *args):
+        """Runs `berthd admin ARGS --data DIR` and returns the CompletedProcess."""
+        return subprocess.run([str(BERTHD), "admin", *args, "--data", str(self.data_dir)],
+                              capture_output=True, text=True, timeout=600)
+
+
+class DockerRegistry(Server):
+    """Debian's docker-registry (CNCF distribution 2.8) with deletes enabled."""
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self.process = None
+
+    def start(self):
+        self.port = free_port()
+        data = self.directory / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        config = self.directory / "config.yml"
+        config.write_text(f"""version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {data}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{self.port}
+  secret: berth-tests-not-secret
+health:
+  storagedriver:
+    enabled: false
+""")
+        self.log = open(self.directory / "registry.log", "ab")
+        self.process = subprocess.Popen(["docker-registry", "serve", str(config)],
+                                        stdout=self.log, stderr=self.log)
+        self.wait_ready()
+        return self
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.log.close()
+            self.process = None
+
+
+class BerthdTestCase(unittest.TestCase):
+    """Starts one berthd for the test class on a fresh data directory."""
+
+    berthd_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.workdir = Path(tempfile.mkdtemp(prefix="berth-test-"))
+        cls.berthd = Berthd(cls.workdir / "data", args=cls.berthd_args).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.berthd.stop()
+        shutil.rmtree(cls.workdir, ignore_errors=True)
+
+
+def sha256_digest(data):
+    import hashlib
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def push_blob(server, name, data):
+    """Monolithic POST+PUT upload; returns the digest."""
+    digest = sha256_digest(data)
+    started = server.request("POST", f"/v2/{name}/blobs/uploads/")
+    assert started.status == 202, started
+    location = started.header("Location")
+    separator = "&" if "?" in location else "?"
+    path = location if location.startswith("/") else "/" + location.split("/", 3)[3]
+    done = server.request("PUT", f"{path}{separator}digest={digest}", body=data,
+                          headers={"Content-Type": "application/octet-stream"})
+    assert done.status == 201, done
+    return digest
+
+
+def image_manifest(config_digest, config_size, layers, media_type="application/vnd.oci.image.manifest.v1+json",
+                   config_type="application/vnd.oci.image.config.v1+json", extra=None):
+    """Serialized image manifest bytes; `layers` is [(digest, size)]."""
+    layer_type = ("application/vnd.oci.image.layer.v1.tar+gzip" if "oci" in media_type
+                  else "application/vnd.docker.image.rootfs.diff.tar.gzip")
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "config": {"mediaType": config_type, "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": layer_type, "digest": d, "size": s} for d, s in layers],
+    }
+    manifest.update(extra or {})
+    return json.dumps(manifest, separators=(",", ":")).encode()
+
+
+def push_image(server, name, tag, layer_data=b"layer", config_data=None):
+    """Pushes a config, one layer and an OCI manifest under `tag`; returns (manifest_bytes, digest)."""
+    config_data = config_data or json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
+    config_digest = push_blob(server, name, config_data)
+    layer_digest = push_blob(server, name, layer_data)
+    manifest = image_manifest(config_digest, len(config_data), [(layer_digest, len(layer_data))])
+    response = server.request("PUT", f"/v2/{name}/manifests/{tag}", body=manifest,
+                              headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    assert response.status == 201, response
+    return manifest, sha256_digest(manifest)

@@ -1,0 +1,254 @@
+"""berthd as a process: configuration, TLS, restarts and graceful stops."""
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+from harness import BERTHD, Berthd, push_blob, push_image, sha256_digest
+
+
+def run_berthd(*args, env=None, timeout=10):
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("BERTH_")}
+    environment.update(env or {})
+    return subprocess.run([str(BERTHD), *args], capture_output=True, text=True, env=environment, timeout=timeout)
+
+
+class TlsBerthd(Berthd):
+    """berthd serving HTTPS with a self-signed certificate for 127.0.0.1."""
+
+    def __init__(self, data_dir, certificate, key):
+        super().__init__(data_dir)
+        self.certificate = certificate
+        self.context = ssl.create_default_context(cafile=str(certificate))
+        self.env = {"BERTH_TLS_CERTIFICATE": str(certificate), "BERTH_TLS_KEY": str(key)}
+
+    def https_get(self, path):
+        connection = http.client.HTTPSConnection(self.host, self.port, context=self.context, timeout=30)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def wait_ready(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.https_get("/v2/")
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+
+class ServerProcessTest(unittest.TestCase):
+    def setUp(self):
+        self.workdir = Path(tempfile.mkdtemp(prefix="berth-server-"))
+
+    def tearDown(self):
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # --- Configuration ----------------------------------------------------
+
+    def test_unknown_yaml_key_names_the_key(self):
+        config = self.workdir / "berthd.yml"
+        config.write_text("listen: 127.0.0.1:0\nlog:\n  levle: debug\n")
+        result = run_berthd("--config", str(config), "--data", str(self.workdir / "data"))
+        self.assertEqual(result.returncode, 2, result)
+        self.assertIn('unknown configuration key "log.levle"', result.stderr)
+        self.assertFalse((self.workdir / "data").exists(), "a failed start must not create the data directory")
+
+    def test_unknown_environment_variable_names_it(self):
+        result = run_berthd("--data", str(self.workdir / "data"), env={"BERTH_LISTEN_ADRESS": "x"})
+        self.assertEqual(result.returncode, 2, result)
+        self.assertIn("BERTH_LISTEN_ADRESS", result.stderr)
+
+    def test_malformed_values_rejected(self):
+        config = self.workdir / "berthd.yml"
+        config.write_text("http:\n  max_connections: many\n")
+        result = run_berthd("--config", str(config))
+        self.assertEqual(result.returncode, 2, result)
+        self.assertIn("http.max_connections", result.stderr)
+        result = run_berthd("--log-level", "loud")
+        self.assertEqual(result.returncode, 2, result)
+        self.assertIn("loud", result.stderr)
+
+    def test_file_then_environment_then_flags(self):
+        config = self.workdir / "berthd.yml"
+        config.write_text(f"listen: 127.0.0.1:1\ndata_dir: {self.workdir / 'from-file'}\nlog:\n  level: warn\n")
+        server = Berthd(self.workdir / "from-flag", args=["--config", str(config)],
+                        env={"BERTH_LISTEN": "127.0.0.1:0", "BERTH_LOG_LEVEL": "info"})
+        server.start()
+        try:
+            self.assertEqual(server.request("GET", "/v2/").status, 200)
+            push_blob(server, "config/test", b"data")
+        finally:
+            server.stop()
+        # --data (a flag) beats data_dir from the file; BERTH_LISTEN beat the file's port 1.
+        self.assertTrue((self.workdir / "from-flag" / "berth.db").exists())
+        self.assertFalse((self.workdir / "from-file").exists())
+        self.assertIn("berthd_started", server.log_text(), "BERTH_LOG_LEVEL=info overrides the file's warn")
+
+    def test_access_log_line_per_request(self):
+        server = Berthd(self.workdir / "data").start()
+        try:
+            server.request("GET", "/v2/")
+            server.request("GET", "/v2/missing/tags/list")
+        finally:
+            server.stop()
+        # The harness's readiness probe made the first requests.
+        access = [line for line in server.log_text().splitlines() if " access " in line][-2:]
+        self.assertIn("method=GET target=/v2/ status=200", access[0])
+        self.assertIn("method=GET target=/v2/missing/tags/list status=404", access[1])
+        self.assertIn("request_id=", access[1])
+
+    def test_second_server_on_same_data_refused(self):
+        first = Berthd(self.workdir / "data").start()
+        try:
+            result = run_berthd("--listen", "127.0.0.1:0", "--data", str(self.workdir / "data"))
+            self.assertEqual(result.returncode, 1, result)
+            self.assertIn("another berthd is using the data directory", result.stderr)
+        finally:
+            first.stop()
+
+    def test_listen_address_in_use(self):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            result = run_berthd("--listen", f"127.0.0.1:{port}", "--data", str(self.workdir / "data"))
+        self.assertEqual(result.returncode, 1, result)
+        self.assertIn(f"cannot listen on 127.0.0.1:{port}", result.stderr)
+
+    # --- TLS ---------------------------------------------------------------
+
+    def test_tls(self):
+        certificate = self.workdir / "server.crt"
+        key = self.workdir / "server.key"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                        "-out", str(certificate), "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        server = TlsBerthd(self.workdir / "data", certificate, key).start()
+        try:
+            status, body = server.https_get("/v2/")
+            self.assertEqual((status, body), (200, b"{}"))
+            # Plain HTTP on the TLS port fails instead of hanging.
+            with self.assertRaises((OSError, http.client.HTTPException)):
+                plain = http.client.HTTPConnection(server.host, server.port, timeout=5)
+                plain.request("GET", "/v2/")
+                plain.getresponse().read()
+            # skopeo pushes over TLS when it trusts the certificate.
+            certs = self.workdir / "certs.d"
+            certs.mkdir()
+            shutil.copy(certificate, certs / "ca.crt")
+            layout = self.workdir / "layout"
+            self.make_layout(layout)
+            result = subprocess.run(["skopeo", "copy", "-q", "--dest-cert-dir", str(certs), f"oci:{layout}:v1",
+                                     f"docker://{server.address}/tls/image:v1"], capture_output=True, text=True)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            status, _ = server.https_get("/v2/tls/image/manifests/v1")
+            self.assertEqual(status, 200)
+        finally:
+            server.stop()
+
+    def make_layout(self, layout):
+        subprocess.run(["umoci", "init", "--layout", str(layout)], check=True)
+        subprocess.run(["umoci", "new", "--image", f"{layout}:v1"], check=True)
+
+    # --- Restarts and stops ------------------------------------------------
+
+    def test_upload_survives_restart(self):
+        server = Berthd(self.workdir / "data").start()
+        data = os.urandom(3 * 1024 * 1024)
+        location = server.request("POST", "/v2/restart/blob/blobs/uploads/").header("Location")
+        self.assertEqual(server.request("PATCH", location, body=data[:1_000_000]).status, 202)
+        self.assertEqual(server.stop(), 0)
+
+        server = Berthd(self.workdir / "data").start()
+        try:
+            status = server.request("GET", location)
+            self.assertEqual(status.header("Range"), "0-999999")
+            self.assertEqual(server.request("PATCH", location, body=data[1_000_000:],
+                                            headers={"Content-Range": f"1000000-{len(data) - 1}"}).status, 202)
+            digest = sha256_digest(data)
+            self.assertEqual(server.request("PUT", f"{location}?digest={digest}").status, 201)
+            self.assertEqual(server.request("GET", f"/v2/restart/blob/blobs/{digest}").body, data)
+        finally:
+            server.stop()
+
+    def test_sigterm_lets_request_in_progress_finish(self):
+        server = Berthd(self.workdir / "data").start()
+        data = os.urandom(2 * 1024 * 1024)
+        location = server.request("POST", "/v2/graceful/blob/blobs/uploads/").header("Location")
+
+        busy = socket.create_connection((server.host, server.port), timeout=30)
+        busy.sendall(f"PATCH {location} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n\r\n".encode())
+        busy.sendall(data[:1024 * 1024])
+        idle = http.client.HTTPConnection(server.host, server.port, timeout=30)
+        idle.request("GET", "/v2/")
+        idle.getresponse().read()
+        time.sleep(0.2)
+
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection((server.host, server.port), timeout=5).close()
+        # The idle keep-alive connection was closed at once.
+        with self.assertRaises((http.client.HTTPException, OSError)):
+            idle.request("GET", "/v2/")
+            idle.getresponse().read()
+
+        busy.sendall(data[1024 * 1024:])
+        reply = busy.recv(65536).decode()
+        busy.close()
+        self.assertTrue(reply.startswith("HTTP/1.1 202"), reply)
+        self.assertIn("Connection: close", reply)
+        self.assertEqual(server.stop(), 0)
+
+        server = Berthd(self.workdir / "data").start()
+        try:
+            self.assertEqual(server.request("GET", location).header("Range"), f"0-{len(data) - 1}")
+        finally:
+            server.stop()
+
+    def test_sigterm_cuts_stalled_request_after_grace(self):
+        config = self.workdir / "berthd.yml"
+        config.write_text("http:\n  shutdown_grace_seconds: 1\n")
+        server = Berthd(self.workdir / "data", args=["--config", str(config)]).start()
+        location = server.request("POST", "/v2/graceful/stalled/blobs/uploads/").header("Location")
+        stalled = socket.create_connection((server.host, server.port), timeout=30)
+        stalled.sendall(f"PATCH {location} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n".encode() + b"x" * 1000)
+        time.sleep(0.2)
+
+        started = time.monotonic()
+        self.assertEqual(server.stop(timeout=20), 0)
+        self.assertLess(time.monotonic() - started, 10)
+        stalled.close()
+        result = Berthd(self.workdir / "data").admin("verify")
+        self.assertIn("store is clean", result.stdout, result.stdout + result.stderr)
+
+    def test_restart_keeps_images(self):
+        server = Berthd(self.workdir / "data").start()
+        manifest, digest = push_image(server, "restart/image", "v1")
+        self.assertEqual(server.stop(), 0)
+        server = Berthd(self.workdir / "data").start()
+        try:
+            response = server.request("GET", "/v2/restart/image/manifests/v1")
+            self.assertEqual(response.body, manifest)
+            self.assertEqual(response.header("Docker-Content-Digest"), digest)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
