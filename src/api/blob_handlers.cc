@@ -64,8 +64,9 @@ void RegistryApi::get_blob(http::Exchange& exchange, const std::string& name, co
                                                       std::to_string(range.last) + "/" + std::to_string(size));
       break;
     case http::RangeOutcome::kUnsatisfiable:
-      throw Error(ErrorCode::kRangeInvalid, "the range \"" + std::string(exchange.header("Range")) +
+      throw Error(ErrorCode::kUnsupported, "the range \"" + std::string(exchange.header("Range")) +
                                                 "\" lies outside the blob of " + std::to_string(size) + " bytes")
+          .with_status(416)
           .with_header("Content-Range", "bytes */" + std::to_string(size));
   }
 

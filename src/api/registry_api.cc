@@ -18,8 +18,8 @@ using nlohmann::json;
 
 namespace {
 
-// Page size used for tag lists requested without "n", which the spec
-// answers in full.
+// Page size used for tag lists requested without "n", because the spec
+// returns every tag then.
 constexpr std::size_t kUnlimitedPage = std::numeric_limits<std::int32_t>::max();
 
 http::Response json_response(int status, const json& body) {
@@ -115,7 +115,7 @@ void RegistryApi::get_tags(http::Exchange& exchange, const std::string& name) {
     throw Error(ErrorCode::kNameUnknown, "repository " + name + " is not known", {{"name", name}});
   }
   if (n == 0) {
-    // The spec answers n=0 with an empty list and no Link.
+    // The spec returns an empty list and no Link for n=0.
     page->names.clear();
     page->more = false;
   }

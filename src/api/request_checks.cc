@@ -29,8 +29,9 @@ std::optional<std::size_t> page_size(const http::Query& query, std::size_t maxim
   std::size_t value = 0;
   auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
   if (text->empty() || end != text->data() + text->size() || error == std::errc::invalid_argument) {
-    throw Error(ErrorCode::kPaginationNumberInvalid,
-                "the page size n=\"" + *text + "\" is not a non-negative integer", {{"n", *text}});
+    throw Error(ErrorCode::kUnsupported, "the page size n=\"" + *text + "\" is not a non-negative integer",
+                {{"n", *text}})
+        .with_status(400);
   }
   // Out of range means larger than size_t: clamp like any large value.
   if (error == std::errc::result_out_of_range || value > maximum) return maximum;

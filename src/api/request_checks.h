@@ -19,7 +19,7 @@ void require_valid_name(const std::string& name);
 core::Digest require_digest(std::string_view text);
 
 // The "n" parameter of a listing: nullopt when absent, else its value
-// reduced to `maximum`. Throws PAGINATION_NUMBER_INVALID when it is not a
+// reduced to `maximum`. Throws UNSUPPORTED (400) when it is not a
 // non-negative integer.
 std::optional<std::size_t> page_size(const http::Query& query, std::size_t maximum);
 

@@ -133,7 +133,7 @@ void RegistryApi::start_upload(http::Exchange& exchange, const std::string& name
       session = uploads_.append(session, body_of(exchange), std::nullopt);
       uploads_.finish(session, {digest});
     } catch (...) {
-      // The client never learned this session's id, so nobody can resume it.
+      // The client never received this session's id, so it cannot be resumed.
       try {
         uploads_.cancel(session);
       } catch (const std::exception& error) {

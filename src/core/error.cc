@@ -19,8 +19,6 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::kDenied: return "DENIED";
     case ErrorCode::kUnsupported: return "UNSUPPORTED";
     case ErrorCode::kTooManyRequests: return "TOOMANYREQUESTS";
-    case ErrorCode::kRangeInvalid: return "RANGE_INVALID";
-    case ErrorCode::kPaginationNumberInvalid: return "PAGINATION_NUMBER_INVALID";
     case ErrorCode::kUnavailable: return "UNAVAILABLE";
     case ErrorCode::kUnknown: return "UNKNOWN";
   }
@@ -41,12 +39,10 @@ int default_http_status(ErrorCode code) {
     case ErrorCode::kNameInvalid:
     case ErrorCode::kSizeInvalid:
     case ErrorCode::kTagInvalid:
-    case ErrorCode::kPaginationNumberInvalid:
       return 400;
     case ErrorCode::kUnauthorized: return 401;
     case ErrorCode::kDenied: return 403;
     case ErrorCode::kUnsupported: return 405;
-    case ErrorCode::kRangeInvalid: return 416;
     case ErrorCode::kTooManyRequests: return 429;
     case ErrorCode::kUnavailable: return 503;
     case ErrorCode::kUnknown: return 500;

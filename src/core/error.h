@@ -32,9 +32,7 @@ enum class ErrorCode {
   kDenied,
   kUnsupported,
   kTooManyRequests,
-  // Docker registry extensions, used where no OCI code fits.
-  kRangeInvalid,
-  kPaginationNumberInvalid,
+  // Server faults (Docker's registry uses the same codes).
   kUnavailable,
   kUnknown,
 };

@@ -173,8 +173,8 @@ std::string Exchange::serialize_head(const Response& response, std::uint64_t len
 }
 
 void Exchange::send(Response response) {
-  // A client that waits for 100 Continue but gets a final answer may still
-  // send the body; the connection cannot be reused unless it is read.
+  // A client that waits for 100 Continue but gets a final response may
+  // still send the body, so the connection cannot be reused.
   if (expects_continue_ && !body_done_) close_after_ = true;
   std::uint64_t length = response.head_length ? *response.head_length : response.body.size();
   std::string head = serialize_head(response, length);

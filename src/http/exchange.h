@@ -1,4 +1,4 @@
-// One HTTP request and its response, as a handler sees them. The request
+// One HTTP request and its response, as passed to a handler. The request
 // body is streamed: a handler reads it in pieces of its own size, so blob
 // uploads never sit whole in memory.
 #pragma once
@@ -53,7 +53,8 @@ class BeastStream {
 
 class Exchange {
  public:
-  // `parser` has read the request head; `buffer` holds bytes read past it.
+  // `parser` has read the request head, and `buffer` contains the bytes
+  // read past it.
   Exchange(Transport& transport, BeastStream& stream, boost::beast::flat_buffer& buffer, RequestParser& parser,
            std::string request_id, std::string remote_address);
 
@@ -98,8 +99,8 @@ class Exchange {
 
   // --- Response ----------------------------------------------------------
 
-  // Sends the response. Headers common to every response are added here.
-  // For HEAD requests the body is not sent. Call at most once.
+  // Sends the response, adding the headers common to every response. For
+  // HEAD requests the body is not sent. Handlers call it at most once.
   void send(Response response);
   // Sends `head` with `length` bytes of file `fd` from `offset` as the body
   // (sendfile(2) on plain connections).

@@ -28,9 +28,9 @@ namespace {
 
 // Largest request head (request line and headers) accepted.
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
-// Unread request body that is read and dropped to keep a connection usable
-// (and to let the client finish sending before it reads an error); past
-// this the connection closes instead.
+// Most unread request body bytes that are read and dropped to keep a
+// connection usable, so a client finishes sending before it reads an error.
+// Past this limit the connection is closed instead.
 constexpr std::uint64_t kDrainLimit = 64 * 1024 * 1024;
 
 struct HostPort {

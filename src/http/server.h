@@ -1,6 +1,6 @@
-// The HTTP/1.1 server: one listening socket, one thread per connection
-// (blocking reads and writes with timeouts; blob bodies stream through
-// without copies), keep-alive, and a graceful stop.
+// The HTTP/1.1 server: one listening socket, one thread per connection,
+// keep-alive, and a graceful stop. Reads and writes block with timeouts,
+// and blob bodies stream through without copies.
 #pragma once
 
 #include "http/exchange.h"
@@ -49,9 +49,9 @@ class Server {
   // The address actually bound, as HOST:PORT (useful with port 0).
   std::string local_address() const { return local_address_; }
 
-  // Accepts connections until stop(); then lets requests in progress end
-  // (closing idle connections at once), force-closes what remains after the
-  // grace period, and returns when every connection thread has finished.
+  // Accepts connections until stop(). Then lets requests in progress end,
+  // closing idle connections at once, and force-closes what remains after
+  // the grace period. Returns when every connection thread has finished.
   void run();
 
   // Begins a graceful stop. Safe from any thread; idempotent.

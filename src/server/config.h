@@ -42,7 +42,7 @@ struct ConfigOverrides {
 };
 
 // Builds the configuration. `config_file` may be empty (no file; the
-// BERTH_CONFIG variable names one otherwise). `environment` holds the
+// BERTH_CONFIG variable names one otherwise). `environment` is the
 // process environment as name -> value. Throws std::invalid_argument with
 // a message that names the key and where it came from for unknown keys,
 // malformed values and unreadable files.

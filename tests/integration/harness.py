@@ -15,7 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BERTHD = Path(os.environ.get("BERTHD", ROOT / "build" / "berthd"))
-FIXTURES = Path(os.environ.get("BERTH_FIXTURES", ROOT / "build" / "fixtures"))
+# Not a BERTH_* variable: berthd rejects unknown variables with that prefix.
+FIXTURES = Path(os.environ.get("TEST_FIXTURES_DIR", ROOT / "build" / "fixtures"))
 
 # Digests of the fixture images (tests/fixtures/build-images prints them).
 EMPTY_DIGEST = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -115,7 +116,8 @@ class Berthd(Server):
         self.log_path = self.data_dir.parent / (self.data_dir.name + ".log")
 
     def start(self):
-        environment = dict(os.environ)
+        # Only the test's own BERTH_* settings reach berthd.
+        environment = {key: value for key, value in os.environ.items() if not key.startswith("BERTH_")}
         environment.update(self.env or {})
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(

@@ -264,7 +264,7 @@ class BadInputTest(BerthdTestCase):
     def test_range_beyond_blob(self):
         digest = push_blob(self.berthd, "bad/range", b"0123456789")
         response = self.berthd.request("GET", f"/v2/bad/range/blobs/{digest}", headers={"Range": "bytes=10-20"})
-        self.assertEqual(response.status, 416, response)
+        self.assert_error(response, 416, "UNSUPPORTED")
         self.assertEqual(response.header("Content-Range"), "bytes */10")
         response = self.berthd.request("GET", f"/v2/bad/range/blobs/{digest}", headers={"Range": "bytes=4-100"})
         self.assertEqual(response.status, 206, response)
@@ -296,7 +296,7 @@ class BadInputTest(BerthdTestCase):
         for n in ["-1", "abc", ""]:
             with self.subTest(n=n):
                 response = self.berthd.request("GET", f"/v2/bad/pages/tags/list?n={n}")
-                self.assert_error(response, 400, "PAGINATION_NUMBER_INVALID")
+                self.assert_error(response, 400, "UNSUPPORTED")
         self.assertEqual(self.berthd.request("GET", "/v2/bad/pages/tags/list?n=100000000").json()["tags"], ["v1"])
 
     def test_store_clean_after_bad_input(self):
