@@ -115,10 +115,15 @@ class Berthd(Server):
         self.process = None
         self.log_path = self.data_dir.parent / (self.data_dir.name + ".log")
 
-    def start(self):
-        # Only the test's own BERTH_* settings reach berthd.
+    def environment(self):
+        """The process environment for berthd: only the test's own BERTH_*
+        settings reach it, because berthd rejects unknown ones."""
         environment = {key: value for key, value in os.environ.items() if not key.startswith("BERTH_")}
         environment.update(self.env or {})
+        return environment
+
+    def start(self):
+        environment = self.environment()
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [str(BERTHD), "--listen", self.listen, "--data", str(self.data_dir), *self.args],
@@ -126,6 +131,8 @@ class Berthd(Server):
         line = self.process.stdout.readline().decode()
         if not line.startswith("berthd listening on http"):
             self.process.wait(timeout=10)
+            self.process.stdout.close()
+            self.log.close()
             raise RuntimeError(f"berthd did not start (exit {self.process.returncode}); log:\n{self.log_text()}")
         self.port = int(line.split()[3].rsplit(":", 1)[1])
         self.wait_ready()
@@ -154,7 +161,7 @@ class Berthd(Server):
     def admin(self, *args):
         """Runs `berthd admin ARGS --data DIR` and returns the CompletedProcess."""
         return subprocess.run([str(BERTHD), "admin", *args, "--data", str(self.data_dir)],
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True, timeout=600, env=self.environment())
 
 
 class DockerRegistry(Server):
@@ -208,7 +215,11 @@ class BerthdTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.workdir = Path(tempfile.mkdtemp(prefix="berth-test-"))
-        cls.berthd = Berthd(cls.workdir / "data", args=cls.berthd_args).start()
+        try:
+            cls.berthd = Berthd(cls.workdir / "data", args=cls.berthd_args).start()
+        except Exception:
+            shutil.rmtree(cls.workdir, ignore_errors=True)
+            raise
 
     @classmethod
     def tearDownClass(cls):
