@@ -138,13 +138,26 @@ std::string Hasher::save_state() const {
 }
 
 std::optional<Hasher> Hasher::restore_state(DigestAlgorithm algorithm, std::string_view state) {
+  // Besides the size, the fields OpenSSL indexes with are checked: the
+  // bytes buffered in the partial block (num) must be within the block and
+  // agree with the message length, or the next update writes out of bounds.
   Hasher hasher(algorithm);
   if (algorithm == DigestAlgorithm::kSha256) {
     if (state.size() != sizeof(SHA256_CTX)) return std::nullopt;
-    std::memcpy(&hasher.context_->sha256, state.data(), state.size());
+    SHA256_CTX& context = hasher.context_->sha256;
+    std::memcpy(&context, state.data(), state.size());
+    if (context.md_len != SHA256_DIGEST_LENGTH || context.num >= SHA256_CBLOCK ||
+        ((context.Nl >> 3) % SHA256_CBLOCK) != context.num) {
+      return std::nullopt;
+    }
   } else {
     if (state.size() != sizeof(SHA512_CTX)) return std::nullopt;
-    std::memcpy(&hasher.context_->sha512, state.data(), state.size());
+    SHA512_CTX& context = hasher.context_->sha512;
+    std::memcpy(&context, state.data(), state.size());
+    if (context.md_len != SHA512_DIGEST_LENGTH || context.num >= SHA512_CBLOCK ||
+        ((context.Nl >> 3) % SHA512_CBLOCK) != context.num) {
+      return std::nullopt;
+    }
   }
   return hasher;
 }

@@ -6,6 +6,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <limits>
+
 namespace berth::metadata {
 
 using core::Digest;
@@ -89,7 +92,10 @@ NamePage read_names(Statement& query, std::size_t limit) {
 
 // LIMIT for a page query: one row more than the page, to learn whether
 // more exist.
-std::int64_t probe_limit(std::size_t limit) { return static_cast<std::int64_t>(limit) + 1; }
+std::int64_t probe_limit(std::size_t limit) {
+  constexpr std::size_t kLargest = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()) - 1;
+  return static_cast<std::int64_t>(std::min(limit, kLargest)) + 1;
+}
 
 }  // namespace
 

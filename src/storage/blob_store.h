@@ -73,7 +73,8 @@ class BlobStore {
   // nullptr if the upload has fewer than `offset` bytes or does not exist.
   virtual std::unique_ptr<UploadWriter> append_upload(const std::string& id, std::uint64_t offset) = 0;
 
-  // Opens the upload's data for reading (to hash it with another algorithm).
+  // Opens the upload's data for reading (to hash it with another
+  // algorithm); nullptr if the upload has no data.
   virtual std::unique_ptr<BlobReader> open_upload(const std::string& id) = 0;
 
   // Makes the upload's data durable and moves it into place as `digest`,
