@@ -1,0 +1,52 @@
+"""A short run of the benchmark's load generator against berthd, so the
+tool keeps working; bench/run is never part of the test suite."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from harness import ROOT, BerthdTestCase
+
+LOADGEN = Path(os.environ.get("LOADGEN", ROOT / "build" / "berth-bench"))
+
+
+class LoadGeneratorSmokeTest(BerthdTestCase):
+    def run_loadgen(self, *args):
+        completed = subprocess.run([str(LOADGEN), *args, "--url", self.berthd.url], capture_output=True, text=True,
+                                   timeout=120)
+        self.assertEqual(completed.returncode, 0, completed.stderr + completed.stdout)
+        return json.loads(completed.stdout.strip().splitlines()[-1])
+
+    def test_push_pull_mixed_get_populate(self):
+        common = ["--prefix", "smoke", "--images", "4", "--size", "256K", "--concurrency", "2"]
+        pushed = self.run_loadgen("push", *common)
+        self.assertEqual((pushed["operations"], pushed["errors"]), (4, 0))
+        chunked = self.run_loadgen("push", "--prefix", "smokechunk", "--images", "2", "--size", "300K",
+                                   "--chunk", "100K", "--concurrency", "1")
+        self.assertEqual((chunked["operations"], chunked["errors"]), (2, 0))
+        pulled = self.run_loadgen("pull", *common)
+        self.assertEqual(pulled["errors"], 0)
+        self.assertGreater(pulled["bytes"], 4 * 256 * 1024)
+        mixed = self.run_loadgen("mixed", *common, "--operations", "8")
+        self.assertEqual((mixed["operations"], mixed["errors"]), (8, 0))
+        got = self.run_loadgen("get", "--path", "/v2/smoke-0/manifests/v1", "--concurrency", "2", "--seconds", "0.3")
+        self.assertEqual(got["errors"], 0)
+        self.assertGreater(got["operations"], 0)
+        head = self.run_loadgen("get", "--head", "--path", "/v2/smoke-0/manifests/v1", "--seconds", "0.3")
+        self.assertEqual(head["errors"], 0)
+        populated = self.run_loadgen("populate", "--prefix", "smokelist", "--repositories", "5", "--concurrency", "2")
+        self.assertEqual(populated["errors"], 0)
+        catalog = self.berthd.request("GET", "/v2/_catalog?n=1000").json()["repositories"]
+        self.assertEqual(len([name for name in catalog if name.startswith("smokelist/")]), 5)
+        tags = self.run_loadgen("populate", "--repository", "smokelist/tags", "--tags", "7")
+        self.assertEqual(tags["errors"], 0)
+        self.assertEqual(len(self.berthd.request("GET", "/v2/smokelist/tags/tags/list").json()["tags"]), 7)
+
+    def test_failures_are_counted(self):
+        completed = subprocess.run([str(LOADGEN), "pull", "--prefix", "absent", "--images", "2", "--url",
+                                    self.berthd.url], capture_output=True, text=True, timeout=60)
+        self.assertEqual(completed.returncode, 1)
+        result = json.loads(completed.stdout)
+        self.assertEqual(result["errors"], 2)
+        self.assertIn("404", result["first_error"])
