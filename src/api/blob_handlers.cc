@@ -83,7 +83,17 @@ void RegistryApi::get_blob(http::Exchange& exchange, const std::string& name, co
 void RegistryApi::delete_blob(http::Exchange& exchange, const std::string& name, const std::string& digest_text) {
   require_valid_name(name);
   core::Digest digest = require_digest(digest_text);
-  if (!metadata_.unlink_blob(name, digest)) throw blob_unknown(name, digest);
+  metadata::UnlinkBlobResult result = metadata_.unlink_blob(name, digest);
+  if (result.referenced_by) {
+    // Deleting it would leave that image unpullable. The spec lets a
+    // registry refuse blob deletes with 405.
+    throw Error(ErrorCode::kUnsupported, "blob " + digest.str() + " is used by manifest " +
+                                             result.referenced_by->str() + " of repository " + name +
+                                             "; delete the manifest first",
+                {{"digest", digest.str()}, {"manifest", result.referenced_by->str()}})
+        .with_status(405);
+  }
+  if (!result.unlinked) throw blob_unknown(name, digest);
 
   spdlog::info("blob_unlinked request_id={} repository={} digest={}", exchange.request_id(), name, digest.str());
   http::Response response;

@@ -112,7 +112,7 @@ void RegistryApi::get_tags(http::Exchange& exchange, const std::string& name) {
 
   auto page = metadata_.list_tags(name, last, n);
   if (!page) {
-    throw Error(ErrorCode::kNameUnknown, "repository " + name + " is not known", {{"name", name}});
+    throw Error(ErrorCode::kNameUnknown, "repository " + name + " not found", {{"name", name}});
   }
   if (n == 0) {
     // The spec returns an empty list and no Link for n=0.

@@ -27,7 +27,7 @@ std::vector<char>& upload_buffer() {
 }
 
 Error unknown_upload(const std::string& id) {
-  return Error(ErrorCode::kBlobUploadUnknown, "upload " + id + " is not known; start a new upload with POST",
+  return Error(ErrorCode::kBlobUploadUnknown, "upload " + id + " not found; it may have finished or been cancelled, so start a new upload with POST",
                {{"uuid", id}});
 }
 

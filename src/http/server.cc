@@ -54,8 +54,9 @@ HostPort split_listen_address(const std::string& address) {
     host = address.substr(0, colon);
     port = address.substr(colon + 1);
   }
-  if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
-    throw std::runtime_error("listen address \"" + address + "\" has an invalid port");
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535) {
+    throw std::runtime_error("listen address \"" + address + "\" has an invalid port; use 0 to 65535");
   }
   return {host, port};
 }

@@ -45,6 +45,13 @@ struct ManifestWrite {
   std::optional<std::string> tag;  // the tag to point at the manifest, if any
 };
 
+struct UnlinkBlobResult {
+  bool unlinked = false;
+  // Set when the blob stayed linked because this manifest of the
+  // repository references it.
+  std::optional<core::Digest> referenced_by;
+};
+
 struct PutManifestResult {
   bool stored = false;
   std::vector<core::Digest> missing_blobs;
@@ -94,8 +101,10 @@ class MetadataStore {
   // Records the blob (if new) and links it to the repository (created if
   // new). Linking an already linked blob changes nothing.
   virtual void link_blob(const std::string& repository, const core::Digest& digest, std::uint64_t size) = 0;
-  // Removes the link; returns false if the repository did not link it.
-  virtual bool unlink_blob(const std::string& repository, const core::Digest& digest) = 0;
+  // Removes the link unless a manifest of the repository references the
+  // blob. `unlinked` is false if the repository did not link it or a
+  // manifest references it (then `referenced_by` names one).
+  virtual UnlinkBlobResult unlink_blob(const std::string& repository, const core::Digest& digest) = 0;
   // Every blob recorded (offline checks).
   virtual std::vector<BlobRecord> list_blobs() = 0;
 

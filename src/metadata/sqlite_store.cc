@@ -202,14 +202,27 @@ void SqliteStore::link_blob(const std::string& repository, const Digest& digest,
   scope.commit();
 }
 
-bool SqliteStore::unlink_blob(const std::string& repository, const Digest& digest) {
+UnlinkBlobResult SqliteStore::unlink_blob(const std::string& repository, const Digest& digest) {
   WriteScope scope(*this);
-  auto statement = scope.connection().prepare(
-      "DELETE FROM repository_blobs WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?");
-  statement.bind(1, repository).bind(2, digest.str()).run();
-  bool removed = scope.connection().changes() > 0;
+  auto& connection = scope.connection();
+  UnlinkBlobResult result;
+  auto id = repository_id(connection, repository);
+  if (!id) return result;
+  {
+    auto query = connection.prepare(
+        "SELECT m.digest FROM manifest_references mr JOIN manifests m ON m.id = mr.manifest_id "
+        "WHERE m.repository_id = ? AND mr.kind = 'blob' AND mr.digest = ? ORDER BY m.digest LIMIT 1");
+    query.bind(1, *id).bind(2, digest.str());
+    if (query.step()) {
+      result.referenced_by = stored_digest(query.column_text(0));
+      return result;
+    }
+  }
+  auto statement = connection.prepare("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?");
+  statement.bind(1, *id).bind(2, digest.str()).run();
+  result.unlinked = connection.changes() > 0;
   scope.commit();
-  return removed;
+  return result;
 }
 
 std::vector<BlobRecord> SqliteStore::list_blobs() {

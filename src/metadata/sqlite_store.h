@@ -37,7 +37,7 @@ class SqliteStore final : public MetadataStore {
 
   std::optional<BlobRecord> find_repository_blob(const std::string& repository, const core::Digest& digest) override;
   void link_blob(const std::string& repository, const core::Digest& digest, std::uint64_t size) override;
-  bool unlink_blob(const std::string& repository, const core::Digest& digest) override;
+  UnlinkBlobResult unlink_blob(const std::string& repository, const core::Digest& digest) override;
   std::vector<BlobRecord> list_blobs() override;
 
   void create_upload(const UploadRecord& upload) override;

@@ -3,6 +3,7 @@
 #include "core/digest.h"
 #include "server/stores.h"
 
+#include <filesystem>
 #include <set>
 #include <vector>
 
@@ -24,6 +25,13 @@ core::Digest hash_blob(storage::BlobReader& reader, core::DigestAlgorithm algori
 }  // namespace
 
 int verify_store(const Config& config, bool deep, std::ostream& out) {
+  // Opening the stores would create an empty one; a mistyped path must fail.
+  std::filesystem::path database = std::filesystem::path(config.data_dir) / "berth.db";
+  if (!std::filesystem::exists(database)) {
+    out << "error: " << config.data_dir << " is not a Berth data directory (it has no berth.db); pass the one berthd "
+        << "uses with --data DIR\n";
+    return 1;
+  }
   Stores stores = open_stores(config);
   auto& blobs = *stores.blobs;
   auto& metadata = *stores.metadata;
@@ -44,16 +52,17 @@ int verify_store(const Config& config, bool deep, std::ostream& out) {
     recorded.insert(blob.digest.str());
     auto reader = blobs.open(blob.digest);
     if (!reader) {
-      error("blob " + blob.digest.str() + " is recorded but its data is missing");
+      error("blob " + blob.digest.str() + " is recorded but its data is missing; push the images that use it again");
       continue;
     }
     if (reader->size() != blob.size) {
       error("blob " + blob.digest.str() + " is recorded with " + std::to_string(blob.size) + " bytes but has " +
-            std::to_string(reader->size()));
+            std::to_string(reader->size()) + "; the disk lost data, so push the images that use it again");
       continue;
     }
     if (deep && hash_blob(*reader, blob.digest.algorithm()) != blob.digest) {
-      error("blob " + blob.digest.str() + " does not hash to its digest");
+      error("blob " + blob.digest.str() + " does not hash to its digest; the disk corrupted it, so push the "
+            "images that use it again");
     }
   }
 
@@ -61,18 +70,21 @@ int verify_store(const Config& config, bool deep, std::ostream& out) {
   for (const auto& manifest : manifests) {
     std::string where = manifest.repository + "@" + manifest.digest.str();
     if (core::digest_of(manifest.digest.algorithm(), manifest.content) != manifest.digest) {
-      error("manifest " + where + " does not hash to its digest");
+      error("manifest " + where + " does not hash to its digest; the database is corrupt, so push that image again");
     }
     for (const auto& reference : metadata.manifest_blob_references(manifest.repository, manifest.digest)) {
       if (!metadata.find_repository_blob(manifest.repository, reference)) {
-        error("manifest " + where + " references blob " + reference.str() + ", which its repository does not have");
+        error("manifest " + where + " references blob " + reference.str() +
+              ", which its repository does not have; push that image again");
       }
     }
   }
 
   for (const auto& digest : blobs.list()) {
     if (!recorded.contains(digest.str())) {
-      notice("blob data " + digest.str() + " has no record (left by an interrupted upload; garbage collection removes it)");
+      notice("blob data " + digest.str() +
+             " has no record (a crash interrupted its upload); it is never served, and the next upload of the "
+             "same blob reuses it");
     }
   }
 
@@ -98,7 +110,7 @@ int verify_store(const Config& config, bool deep, std::ostream& out) {
     out << "store is clean" << (notices ? " (" + std::to_string(notices) + " notices)" : "") << "\n";
     return 0;
   }
-  out << "store has " << errors << " errors\n";
+  out << "store has " << errors << (errors == 1 ? " error\n" : " errors\n");
   return 1;
 }
 

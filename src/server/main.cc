@@ -17,7 +17,7 @@
 int main(int argc, char** argv) {
   using namespace berth;
 
-  CLI::App app{"berthd: a private, multi-tenant container registry (OCI Distribution API 1.1)"};
+  CLI::App app{"berthd: a private container registry (OCI Distribution API 1.1)"};
   app.set_version_flag("--version", BERTH_VERSION);
   // Global options may also follow a command: berthd admin verify --data DIR.
   app.fallthrough();
@@ -30,10 +30,13 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", overrides.log_level, "trace, debug, info, warn, error or off (default info)");
 
   auto* serve_command = app.add_subcommand("serve", "run the registry (the default when no command is given)");
-  auto* admin = app.add_subcommand("admin", "offline operator commands on the data directory");
+  auto* admin = app.add_subcommand("admin", "operator commands on the data directory");
   admin->require_subcommand(1);
+  admin->footer("The global options --data DIR and --config FILE choose the data directory.");
   bool deep = false;
-  auto* verify = admin->add_subcommand("verify", "check that metadata and stored data agree");
+  auto* verify = admin->add_subcommand(
+      "verify", "check that metadata and stored data agree (safe while berthd runs)");
+  verify->footer("Example: berthd admin verify --data ./data");
   verify->add_flag("--deep", deep, "also hash every blob (reads all data)");
 
   CLI11_PARSE(app, argc, argv);
@@ -53,7 +56,6 @@ int main(int argc, char** argv) {
     return server::serve(config);
   } catch (const std::exception& error) {
     spdlog::critical("berthd_failed error={}", core::log_value(error.what()));
-    std::cerr << "berthd: " << error.what() << "\n";
     return 1;
   }
 }

@@ -79,10 +79,10 @@ int serve(const Config& config) {
   server.listen();
 
   std::string scheme = config.tls_certificate.empty() ? "http" : "https";
-  spdlog::info("berthd_started listen={}://{} data_dir={}", scheme, server.local_address(),
-               core::log_value(std::filesystem::absolute(config.data_dir).string()));
+  std::string data_dir = std::filesystem::absolute(config.data_dir).lexically_normal().string();
+  spdlog::info("berthd_started listen={}://{} data_dir={}", scheme, server.local_address(), core::log_value(data_dir));
   std::printf("berthd listening on %s://%s (data in %s)\n", scheme.c_str(), server.local_address().c_str(),
-              std::filesystem::absolute(config.data_dir).c_str());
+              data_dir.c_str());
   std::fflush(stdout);
 
   std::thread signal_waiter([&] {

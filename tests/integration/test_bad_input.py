@@ -299,6 +299,18 @@ class BadInputTest(BerthdTestCase):
                 self.assert_error(response, 400, "UNSUPPORTED")
         self.assertEqual(self.berthd.request("GET", "/v2/bad/pages/tags/list?n=100000000").json()["tags"], ["v1"])
 
+    def test_delete_of_blob_in_use_rejected(self):
+        manifest, digest = push_image(self.berthd, "bad/inuse", "v1", layer_data=b"layer in use")
+        layer = sha256_digest(b"layer in use")
+        response = self.berthd.request("DELETE", f"/v2/bad/inuse/blobs/{layer}")
+        self.assert_error(response, 405, "UNSUPPORTED")
+        self.assertIn(digest, response.json()["errors"][0]["message"])
+        self.assertEqual(self.berthd.request("GET", f"/v2/bad/inuse/blobs/{layer}").body, b"layer in use")
+
+        self.assertEqual(self.berthd.request("DELETE", f"/v2/bad/inuse/manifests/{digest}").status, 202)
+        self.assertEqual(self.berthd.request("DELETE", f"/v2/bad/inuse/blobs/{layer}").status, 202)
+        self.assertEqual(self.berthd.request("HEAD", f"/v2/bad/inuse/blobs/{layer}").status, 404)
+
     def test_store_clean_after_bad_input(self):
         self.test_wrong_digest_stores_nothing()
         self.test_missing_referenced_blob()

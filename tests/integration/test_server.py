@@ -121,6 +121,20 @@ class ServerProcessTest(unittest.TestCase):
         finally:
             first.stop()
 
+    def test_listen_port_out_of_range(self):
+        for address in ["127.0.0.1:65536", "127.0.0.1:99999", "127.0.0.1:", "127.0.0.1"]:
+            with self.subTest(address=address):
+                result = run_berthd("--listen", address, "--data", str(self.workdir / "data"))
+                self.assertEqual(result.returncode, 1, result)
+                self.assertIn(address, result.stderr)
+
+    def test_verify_rejects_directory_without_store(self):
+        missing = self.workdir / "typo"
+        result = run_berthd("admin", "verify", "--data", str(missing))
+        self.assertEqual(result.returncode, 1, result)
+        self.assertIn("is not a Berth data directory", result.stdout)
+        self.assertFalse(missing.exists(), "verify must not create a store")
+
     def test_listen_address_in_use(self):
         with socket.socket() as taken:
             taken.bind(("127.0.0.1", 0))

@@ -257,18 +257,40 @@ TEST_P(MetadataStoreContract, UnlinkBlobRemovesOneLink) {
   store().link_blob("team-a/app", digest, 5);
   store().link_blob("team-b/app", digest, 5);
 
-  EXPECT_TRUE(store().unlink_blob("team-a/app", digest));
+  EXPECT_TRUE(store().unlink_blob("team-a/app", digest).unlinked);
 
   EXPECT_EQ(store().find_repository_blob("team-a/app", digest), std::nullopt);
   EXPECT_TRUE(store().find_repository_blob("team-b/app", digest).has_value());
-  EXPECT_FALSE(store().unlink_blob("team-a/app", digest));
+  EXPECT_FALSE(store().unlink_blob("team-a/app", digest).unlinked);
 }
 
 TEST_P(MetadataStoreContract, UnlinkUnknownBlob) {
   store().link_blob("library/alpine", sha256_of("layer"), 5);
 
-  EXPECT_FALSE(store().unlink_blob("library/alpine", sha256_of("never linked")));
-  EXPECT_FALSE(store().unlink_blob("unknown/repository", sha256_of("layer")));
+  EXPECT_FALSE(store().unlink_blob("library/alpine", sha256_of("never linked")).unlinked);
+  EXPECT_FALSE(store().unlink_blob("unknown/repository", sha256_of("layer")).unlinked);
+}
+
+TEST_P(MetadataStoreContract, UnlinkBlobReferencedByManifest) {
+  Digest layer = sha256_of("layer");
+  store().link_blob("library/alpine", layer, 5);
+  store().link_blob("library/other", layer, 5);
+  ManifestWrite write = image_manifest("library/alpine", "one");
+  write.blob_references = {layer};
+  ASSERT_TRUE(store().put_manifest(write).stored);
+
+  auto refused = store().unlink_blob("library/alpine", layer);
+
+  EXPECT_FALSE(refused.unlinked);
+  EXPECT_EQ(refused.referenced_by, write.digest);
+  EXPECT_TRUE(store().find_repository_blob("library/alpine", layer).has_value());
+  // Another repository's manifests do not hold the blob in this one.
+  EXPECT_TRUE(store().unlink_blob("library/other", layer).unlinked);
+
+  ASSERT_TRUE(store().delete_manifest("library/alpine", write.digest));
+  auto unlinked = store().unlink_blob("library/alpine", layer);
+  EXPECT_TRUE(unlinked.unlinked);
+  EXPECT_EQ(unlinked.referenced_by, std::nullopt);
 }
 
 TEST_P(MetadataStoreContract, ListBlobsOncePerDigest) {
