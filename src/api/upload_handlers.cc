@@ -127,20 +127,7 @@ void RegistryApi::start_upload(http::Exchange& exchange, const std::string& name
   if (digest_text) {
     // Monolithic upload: the whole blob in the POST body.
     core::Digest digest = require_digest(*digest_text);
-    UploadRecord session = uploads_.create(name, digest.algorithm());
-    try {
-      auto guard = uploads_.lock(session.id);
-      session = uploads_.append(session, body_of(exchange), std::nullopt);
-      uploads_.finish(session, {digest});
-    } catch (...) {
-      // The client never received this session's id, so it cannot be resumed.
-      try {
-        uploads_.cancel(session);
-      } catch (const std::exception& error) {
-        spdlog::error("upload_cancel_failed upload={} error={}", session.id, error.what());
-      }
-      throw;
-    }
+    uploads_.upload_whole(name, digest, body_of(exchange));
     http::Response response;
     response.status = 201;
     response.headers.set(field::location, "/v2/" + name + "/blobs/" + digest.str());
@@ -183,8 +170,9 @@ void RegistryApi::put_upload(http::Exchange& exchange, const std::string& name, 
   std::optional<std::uint64_t> expected = chunk_length(exchange, name, session);
 
   // Always appended, even with an empty body: opening the data for append
-  // also drops bytes that a crash left past the recorded offset.
-  session = uploads_.append(session, body_of(exchange), expected);
+  // also drops bytes that a crash left past the recorded offset. The new
+  // offset is not recorded, because finish() ends the session anyway.
+  session = uploads_.append(session, body_of(exchange), expected, /*record=*/false);
   std::uint64_t size = uploads_.finish(session, digests);
 
   spdlog::info("blob_uploaded request_id={} repository={} digest={} size={}", exchange.request_id(), name,

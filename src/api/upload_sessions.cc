@@ -80,8 +80,50 @@ core::Hasher UploadSessions::rehash(const std::string& id, core::DigestAlgorithm
   return hasher;
 }
 
+std::uint64_t UploadSessions::stream(const BodySource& body, storage::UploadWriter& writer, core::Hasher& hasher) {
+  auto& buffer = upload_buffer();
+  std::uint64_t moved = 0;
+  while (true) {
+    std::size_t n = body(buffer.data(), buffer.size());
+    if (n == 0) return moved;
+    writer.write(buffer.data(), n);
+    hasher.update(buffer.data(), n);
+    moved += n;
+  }
+}
+
+std::uint64_t UploadSessions::upload_whole(const std::string& repository, const core::Digest& digest,
+                                           const BodySource& body) {
+  std::string id = core::random_uuid();
+  blobs_.create_upload(id);
+  try {
+    auto writer = blobs_.append_upload(id, 0);
+    if (!writer) throw core::InternalError("upload data " + id + " vanished while it was written");
+    core::Hasher hasher(digest.algorithm());
+    std::uint64_t size = stream(body, *writer, hasher);
+    writer.reset();
+    core::Digest actual = hasher.digest();
+    if (actual != digest) {
+      throw Error(ErrorCode::kDigestInvalid,
+                  "the uploaded content has digest " + actual.str() + ", not " + digest.str() +
+                      "; nothing was stored, upload the blob again",
+                  {{"expected", digest.str()}, {"actual", actual.str()}});
+    }
+    blobs_.commit_upload(id, digest);
+    metadata_.link_blob(repository, digest, size);
+    return size;
+  } catch (...) {
+    try {
+      blobs_.delete_upload(id);
+    } catch (const std::exception& error) {
+      spdlog::error("upload_cleanup_failed upload={} error={}", id, error.what());
+    }
+    throw;
+  }
+}
+
 UploadRecord UploadSessions::append(const UploadRecord& session, const BodySource& body,
-                                    std::optional<std::uint64_t> expected_length) {
+                                    std::optional<std::uint64_t> expected_length, bool record) {
   UploadRecord current = session;
   auto hasher = core::Hasher::restore_state(current.algorithm, current.hash_state);
   auto writer = blobs_.append_upload(current.id, current.received_bytes);
@@ -107,7 +149,6 @@ UploadRecord UploadSessions::append(const UploadRecord& session, const BodySourc
     if (!writer) throw unknown_upload(current.id);
   }
 
-  auto& buffer = upload_buffer();
   std::uint64_t appended = 0;
   auto record_progress = [&] {
     std::uint64_t received = current.received_bytes + appended;
@@ -118,14 +159,14 @@ UploadRecord UploadSessions::append(const UploadRecord& session, const BodySourc
     current.hash_state = hasher->save_state();
   };
 
+  // Counts bytes as they pass, so a broken-off body still records them.
+  BodySource counted = [&](char* buffer, std::size_t size) {
+    std::size_t n = body(buffer, size);
+    appended += n;
+    return n;
+  };
   try {
-    while (true) {
-      std::size_t n = body(buffer.data(), buffer.size());
-      if (n == 0) break;
-      writer->write(buffer.data(), n);
-      hasher->update(buffer.data(), n);
-      appended += n;
-    }
+    stream(counted, *writer, *hasher);
   } catch (const Error&) {
     throw;
   } catch (...) {
@@ -147,7 +188,12 @@ UploadRecord UploadSessions::append(const UploadRecord& session, const BodySourc
                 "the chunk has " + std::to_string(appended) + " bytes but its Content-Range announces " +
                     std::to_string(*expected_length));
   }
-  if (appended > 0) record_progress();
+  if (appended > 0 && record) {
+    record_progress();
+  } else {
+    current.received_bytes += appended;
+    current.hash_state = hasher->save_state();
+  }
   return current;
 }
 

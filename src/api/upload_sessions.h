@@ -35,13 +35,20 @@ class UploadSessions {
   // finishing, and re-read the session after taking it.
   core::KeyedMutex::Guard lock(const std::string& id) { return locks_.lock(id); }
 
-  // Appends everything `body` yields and records the new offset and hash
-  // state. If `expected_length` is set and the body has another length,
-  // the bytes are dropped and SIZE_INVALID is thrown. If the body breaks off
-  // (client gone), the bytes received so far are kept and the error
-  // rethrown. Returns the updated session.
+  // Appends everything `body` yields and, with `record`, records the new
+  // offset and hash state. If `expected_length` is set and the body has
+  // another length, the bytes are dropped and SIZE_INVALID is thrown. If
+  // the body breaks off (client gone), the bytes received so far are
+  // recorded and the error rethrown. Returns the updated session; without
+  // `record` only the returned copy knows the new offset, which suits an
+  // append that finish() follows at once.
   metadata::UploadRecord append(const metadata::UploadRecord& session, const BodySource& body,
-                                std::optional<std::uint64_t> expected_length);
+                                std::optional<std::uint64_t> expected_length, bool record = true);
+
+  // Uploads a whole blob in one go (POST with ?digest=): streams `body`,
+  // checks it against `digest`, commits and links it. Keeps no session, as
+  // nobody could resume it; on any failure the data is dropped.
+  std::uint64_t upload_whole(const std::string& repository, const core::Digest& digest, const BodySource& body);
 
   // Checks the session's data against every digest in `digests` (at least
   // one), then commits the blob and links it to the session's repository.
@@ -53,6 +60,9 @@ class UploadSessions {
   void cancel(const metadata::UploadRecord& session);
 
  private:
+  // Streams `body` into `writer` and `hasher`; returns the bytes moved.
+  static std::uint64_t stream(const BodySource& body, storage::UploadWriter& writer, core::Hasher& hasher);
+
   // Hashes the session's stored data from the start with `algorithm`
   // (used when the saved state is unusable or another algorithm is asked for).
   core::Hasher rehash(const std::string& id, core::DigestAlgorithm algorithm, std::uint64_t* size);

@@ -4,6 +4,7 @@
 
 #include <openssl/rand.h>
 
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -43,6 +44,22 @@ std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> buffer(bytes);
   fill_random(buffer.data(), buffer.size());
   return hex(buffer.data(), buffer.size());
+}
+
+std::string request_id() {
+  thread_local std::uint64_t state = [] {
+    std::uint64_t seed = 0;
+    fill_random(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
+    return seed | 1;
+  }();
+  // xorshift64*: period 2^64 - 1 from any non-zero seed.
+  state ^= state >> 12;
+  state ^= state << 25;
+  state ^= state >> 27;
+  std::uint64_t value = state * 0x2545F4914F6CDD1DULL;
+  unsigned char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(value >> (8 * i));
+  return hex(bytes, sizeof bytes);
 }
 
 bool is_uuid(std::string_view text) {

@@ -257,6 +257,9 @@ void Server::serve_requests(Connection& connection, Transport& transport) {
   while (true) {
     if (!set_idle(connection, true)) return;
     transport.set_timeout(options_.idle_timeout);
+    // Between requests nothing is usually waiting: waiting first saves the
+    // read that would only report EAGAIN.
+    if (buffer.size() == 0 && !transport.wait_readable()) return;
 
     RequestParser parser;
     parser.header_limit(kHeaderLimit);
@@ -283,7 +286,7 @@ void Server::serve_requests(Connection& connection, Transport& transport) {
     set_idle(connection, false);
     transport.set_timeout(options_.io_timeout);
     auto start = std::chrono::steady_clock::now();
-    Exchange exchange(transport, stream, buffer, parser, core::random_hex(8), connection.remote_address);
+    Exchange exchange(transport, stream, buffer, parser, core::request_id(), connection.remote_address);
     if (!parser.keep_alive()) exchange.close_after();
     exchange.close_after_if(&stopping_);
 
@@ -316,7 +319,7 @@ void Server::serve_requests(Connection& connection, Transport& transport) {
       return;
     }
 
-    if (options_.access_log) log_access(exchange, start);
+    if (options_.access_log && spdlog::should_log(spdlog::level::info)) log_access(exchange, start);
     if (exchange.wants_close()) return;
   }
 }

@@ -44,6 +44,16 @@ void Transport::write_two(std::string_view first, std::string_view second) {
   write_all(second.data(), second.size());
 }
 
+bool Transport::wait_readable() {
+  try {
+    wait(POLLIN);
+    return true;
+  } catch (const TransportError& error) {
+    if (error.timed_out()) return false;
+    throw;
+  }
+}
+
 void Transport::wait(short events) {
   pollfd entry{.fd = fd_, .events = events, .revents = 0};
   while (true) {

@@ -48,6 +48,10 @@ class Transport {
   virtual bool is_tls() const = 0;
 
   void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
+  // Waits until data (or the peer's close) can be read; returns false if
+  // the timeout passed first. TLS may already hold decrypted bytes, so it
+  // does not wait.
+  virtual bool wait_readable();
   // Shuts the socket down for reading and writing: blocked and later
   // operations end at once. Safe from any thread.
   void shutdown();
@@ -96,6 +100,7 @@ class TlsTransport final : public Transport {
   void write_all(const char* data, std::size_t size) override;
   void send_file(int fd, std::uint64_t offset, std::uint64_t length) override;
   bool is_tls() const override { return true; }
+  bool wait_readable() override { return SSL_pending(ssl_) > 0 || Transport::wait_readable(); }
 
  private:
   // Handles an SSL_ERROR_* result: waits and returns true to retry, or

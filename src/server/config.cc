@@ -71,6 +71,7 @@ const std::vector<Option>& options() {
       {"http.max_connections", integer_option(&Config::max_connections, 1)},
       {"database.synchronous", string_option(&Config::database_synchronous)},
       {"database.connections", integer_option(&Config::database_connections, 1)},
+      {"cache.max_bytes", integer_option(&Config::cache_max_bytes, 0)},
       {"limits.manifest_max_bytes", integer_option(&Config::manifest_max_bytes, 1024)},
       {"limits.page_max_entries", integer_option(&Config::page_max_entries, 1)},
       {"limits.chunk_min_length", integer_option(&Config::chunk_min_length, 1)},

@@ -28,6 +28,7 @@ struct Config {
 
   std::string database_synchronous = "full";
   std::int64_t database_connections = 8;
+  std::int64_t cache_max_bytes = 64 * 1024 * 1024;
 
   std::int64_t manifest_max_bytes = 4 * 1024 * 1024;
   std::int64_t page_max_entries = 1000;

@@ -2,6 +2,7 @@
 
 #include "core/digest.h"
 #include "core/time.h"
+#include "metadata/cached_store.h"
 #include "metadata/sqlite_store.h"
 #include "oci/media_types.h"
 #include "support/printers.h"
@@ -1096,9 +1097,25 @@ class SqliteDatabase final : public MetadataDatabase {
   test_support::TempDirectory directory_;
 };
 
+// The in-memory cache in front of SQLite must keep the same contract. Its
+// small size makes the tests evict entries as well.
+class CachedSqliteDatabase final : public MetadataDatabase {
+ public:
+  std::unique_ptr<metadata::MetadataStore> open() override {
+    auto database = std::make_unique<metadata::SqliteStore>(
+        metadata::SqliteOptions{.path = (directory_.path() / "metadata.db").string()});
+    return std::make_unique<metadata::CachedStore>(std::move(database), 4096);
+  }
+
+ private:
+  test_support::TempDirectory directory_;
+};
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, MetadataStoreContract,
                          ::testing::Values(MetadataStoreFactory{"sqlite",
-                                                                [] { return std::make_unique<SqliteDatabase>(); }}),
+                                                                [] { return std::make_unique<SqliteDatabase>(); }},
+                                           MetadataStoreFactory{"cachedsqlite",
+                                                                [] { return std::make_unique<CachedSqliteDatabase>(); }}),
                          metadata_store_factory_name);
 
 }  // namespace

@@ -305,7 +305,8 @@ TEST_F(LoadConfig, ConfigKeys) {
 
   EXPECT_THAT(keys, ::testing::Contains("log.level"));
   EXPECT_THAT(keys, ::testing::Contains("limits.chunk_min_length"));
-  EXPECT_EQ(keys.size(), 15u);
+  EXPECT_THAT(keys, ::testing::Contains("cache.max_bytes"));
+  EXPECT_EQ(keys.size(), 16u);
 }
 
 }  // namespace

@@ -1,0 +1,130 @@
+#include "metadata/cached_store.h"
+
+namespace berth::metadata {
+
+namespace {
+
+// Bytes charged per entry on top of a manifest's content: keys, list and
+// map nodes. An estimate; it only needs to keep tiny entries from being free.
+constexpr std::size_t kEntryOverhead = 256;
+
+// Keys join their parts with '\n', which no repository name, tag or digest contains.
+std::string tag_key(const std::string& repository, const std::string& tag) { return "t\n" + repository + "\n" + tag; }
+std::string manifest_key(const std::string& repository, const core::Digest& digest) {
+  return "m\n" + repository + "\n" + digest.str();
+}
+std::string blob_key(const std::string& repository, const core::Digest& digest) {
+  return "b\n" + repository + "\n" + digest.str();
+}
+
+}  // namespace
+
+CachedStore::CachedStore(std::unique_ptr<MetadataStore> inner, std::size_t max_bytes)
+    : owned_(std::move(inner)), inner_(*owned_), max_bytes_(max_bytes) {}
+
+std::uint64_t CachedStore::generation() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return generation_;
+}
+
+std::optional<CachedStore::Value> CachedStore::lookup(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = index_.find(key);
+  if (it == index_.end()) return std::nullopt;
+  entries_.splice(entries_.begin(), entries_, it->second);
+  return it->second->value;
+}
+
+void CachedStore::insert(const std::string& key, Value value, std::size_t cost, std::uint64_t generation) {
+  if (cost > max_bytes_ / 4) return;  // one huge manifest must not flush everything else
+  std::lock_guard<std::mutex> lock(mutex_);
+  // A write since the lookup began may have changed what was read.
+  if (generation != generation_ || index_.contains(key)) return;
+  entries_.push_front(Entry{key, std::move(value), cost});
+  index_.emplace(key, entries_.begin());
+  bytes_ += cost;
+  evict_locked();
+}
+
+void CachedStore::evict_locked() {
+  while (bytes_ > max_bytes_ && !entries_.empty()) {
+    bytes_ -= entries_.back().cost;
+    index_.erase(entries_.back().key);
+    entries_.pop_back();
+  }
+}
+
+void CachedStore::invalidate(const std::string& key, bool all_tags) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++generation_;
+  auto drop = [&](std::list<Entry>::iterator it) {
+    bytes_ -= it->cost;
+    index_.erase(it->key);
+    return entries_.erase(it);
+  };
+  if (all_tags) {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      it = it->key.starts_with("t\n") ? drop(it) : std::next(it);
+    }
+  }
+  auto found = index_.find(key);
+  if (found != index_.end()) drop(found->second);
+}
+
+std::optional<BlobRecord> CachedStore::find_repository_blob(const std::string& repository, const core::Digest& digest) {
+  std::string key = blob_key(repository, digest);
+  if (auto hit = lookup(key)) return std::get<BlobRecord>(*hit);
+  std::uint64_t seen = generation();
+  auto blob = inner_.find_repository_blob(repository, digest);
+  if (blob) insert(key, *blob, kEntryOverhead, seen);
+  return blob;
+}
+
+UnlinkBlobResult CachedStore::unlink_blob(const std::string& repository, const core::Digest& digest) {
+  UnlinkBlobResult result = inner_.unlink_blob(repository, digest);
+  invalidate(blob_key(repository, digest));
+  return result;
+}
+
+std::optional<ManifestRecord> CachedStore::find_manifest(const std::string& repository, const core::Digest& digest) {
+  std::string key = manifest_key(repository, digest);
+  if (auto hit = lookup(key)) return *std::get<std::shared_ptr<const ManifestRecord>>(*hit);
+  std::uint64_t seen = generation();
+  auto manifest = inner_.find_manifest(repository, digest);
+  if (manifest) {
+    insert(key, std::make_shared<const ManifestRecord>(*manifest), manifest->content.size() + kEntryOverhead, seen);
+  }
+  return manifest;
+}
+
+std::optional<ManifestRecord> CachedStore::find_tagged_manifest(const std::string& repository, const std::string& tag) {
+  std::string key = tag_key(repository, tag);
+  if (auto hit = lookup(key)) return *std::get<std::shared_ptr<const ManifestRecord>>(*hit);
+  std::uint64_t seen = generation();
+  auto manifest = inner_.find_tagged_manifest(repository, tag);
+  if (manifest) {
+    insert(key, std::make_shared<const ManifestRecord>(*manifest), manifest->content.size() + kEntryOverhead, seen);
+  }
+  return manifest;
+}
+
+PutManifestResult CachedStore::put_manifest(const ManifestWrite& manifest) {
+  PutManifestResult result = inner_.put_manifest(manifest);
+  if (result.stored && manifest.tag) invalidate(tag_key(manifest.repository, *manifest.tag));
+  return result;
+}
+
+bool CachedStore::delete_manifest(const std::string& repository, const core::Digest& digest) {
+  bool deleted = inner_.delete_manifest(repository, digest);
+  // Every tag that pointed at it went too; which ones is not known here.
+  invalidate(manifest_key(repository, digest), /*all_tags=*/true);
+  return deleted;
+}
+
+bool CachedStore::delete_tag(const std::string& repository, const std::string& tag) {
+  bool deleted = inner_.delete_tag(repository, tag);
+  invalidate(tag_key(repository, tag));
+  return deleted;
+}
+
+}  // namespace berth::metadata
