@@ -17,9 +17,9 @@ using metadata::UploadRecord;
 namespace {
 
 // Bytes moved per read from the client and write to storage. Large enough
-// to keep system calls rare, small enough that 64 concurrent uploads stay
-// within a few tens of MiB.
-constexpr std::size_t kUploadBufferSize = 256 * 1024;
+// to keep system calls rare, small enough that 64 concurrent uploads need
+// only 8 MiB of buffers.
+constexpr std::size_t kUploadBufferSize = 128 * 1024;
 
 std::vector<char>& upload_buffer() {
   thread_local std::vector<char> buffer(kUploadBufferSize);

@@ -122,7 +122,7 @@ std::size_t Exchange::read_body(char* buffer, std::size_t size) {
 std::optional<std::string> Exchange::read_body_up_to(std::size_t limit) {
   std::string out;
   if (content_length_ && *content_length_ > limit) return std::nullopt;
-  char chunk[64 * 1024];
+  char chunk[16 * 1024];
   while (true) {
     std::size_t n = read_body(chunk, sizeof chunk);
     if (n == 0) break;
@@ -133,7 +133,7 @@ std::optional<std::string> Exchange::read_body_up_to(std::size_t limit) {
 }
 
 bool Exchange::discard_body(std::uint64_t limit) {
-  char chunk[64 * 1024];
+  char chunk[16 * 1024];
   std::uint64_t dropped = 0;
   while (!body_done_ && dropped < limit) {
     std::size_t n = read_body(chunk, sizeof chunk);
