@@ -276,8 +276,8 @@ std::string with_digest(const std::string& location, const std::string& digest) 
 
 // --- Images -----------------------------------------------------------------
 
-// Layer contents: one random buffer shared by every image, with the image
-// number written over its first 8 bytes as it is sent, so each layer has a
+// Layer contents: one random buffer shared by every image. The image number
+// is written over its first 8 bytes as it is sent, so each layer has a
 // digest of its own and no image costs a copy of the buffer.
 class Layers {
  public:
@@ -546,8 +546,8 @@ int command_populate(const Options& options) {
   return result.errors == 0 ? 0 : 1;
 }
 
-// A minimal HTTP server that answers every request with the whole file
-// through sendfile(2): the ceiling for serving bytes from the page cache.
+// A minimal HTTP server that returns the whole file for every request
+// through sendfile(2), the ceiling for serving bytes from the page cache.
 int command_serve_file(const Options& options) {
   int file = ::open(options.file.c_str(), O_RDONLY);
   if (file < 0) usage("cannot open " + options.file);

@@ -39,15 +39,15 @@ class UploadSessions {
   // offset and hash state. If `expected_length` is set and the body has
   // another length, the bytes are dropped and SIZE_INVALID is thrown. If
   // the body breaks off (client gone), the bytes received so far are
-  // recorded and the error rethrown. Returns the updated session; without
-  // `record` only the returned copy knows the new offset, which suits an
+  // recorded and the error rethrown. Returns the updated session. Without
+  // `record` only the returned copy contains the new offset, which suits an
   // append that finish() follows at once.
   metadata::UploadRecord append(const metadata::UploadRecord& session, const BodySource& body,
                                 std::optional<std::uint64_t> expected_length, bool record = true);
 
   // Uploads a whole blob in one go (POST with ?digest=): streams `body`,
-  // checks it against `digest`, commits and links it. Keeps no session, as
-  // nobody could resume it; on any failure the data is dropped.
+  // checks it against `digest`, commits and links it. Keeps no session,
+  // because no client could resume it, and drops the data on any failure.
   std::uint64_t upload_whole(const std::string& repository, const core::Digest& digest, const BodySource& body);
 
   // Checks the session's data against every digest in `digests` (at least

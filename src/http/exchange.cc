@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <stdexcept>
 
 namespace berth::http {
 
@@ -173,6 +174,7 @@ std::string Exchange::serialize_head(const Response& response, std::uint64_t len
 }
 
 void Exchange::send(Response response) {
+  if (responded()) throw std::logic_error("a second response for request " + request_id_);
   // A client that waits for 100 Continue but gets a final response may
   // still send the body, so the connection cannot be reused.
   if (expects_continue_ && !body_done_) close_after_ = true;
@@ -189,6 +191,7 @@ void Exchange::send(Response response) {
 }
 
 void Exchange::send_file(Response head, int fd, std::uint64_t offset, std::uint64_t length) {
+  if (responded()) throw std::logic_error("a second response for request " + request_id_);
   if (expects_continue_ && !body_done_) close_after_ = true;
   std::string serialized = serialize_head(head, length);
   status_ = head.status;

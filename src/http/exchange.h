@@ -100,7 +100,8 @@ class Exchange {
   // --- Response ----------------------------------------------------------
 
   // Sends the response, adding the headers common to every response. For
-  // HEAD requests the body is not sent. Handlers call it at most once.
+  // HEAD requests the body is not sent. Throws std::logic_error when a
+  // response was already sent.
   void send(Response response);
   // Sends `head` with `length` bytes of file `fd` from `offset` as the body
   // (sendfile(2) on plain connections).

@@ -26,8 +26,8 @@ class TransportError : public std::runtime_error {
 };
 
 // Not thread-safe, except shutdown(), which another thread may call to
-// wake a blocked reader or writer. The transport does not own the socket:
-// whoever accepted it closes it after the transport is gone.
+// wake a blocked reader or writer. The transport does not own the socket,
+// so the code that accepted it closes it after the transport is gone.
 class Transport {
  public:
   explicit Transport(int fd);

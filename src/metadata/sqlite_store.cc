@@ -18,7 +18,7 @@ namespace {
 
 Digest stored_digest(const std::string& text) {
   auto digest = Digest::parse(text);
-  if (!digest) throw InternalError("the database holds a malformed digest \"" + text + "\"");
+  if (!digest) throw InternalError("the database contains a malformed digest \"" + text + "\"");
   return *digest;
 }
 

@@ -43,9 +43,9 @@ struct ParsedManifest {
 };
 
 // Parses a manifest body sent with the given Content-Type (parameters such
-// as "; charset=utf-8" are ignored). The media type comes from the header;
-// when the header is absent or generic JSON, from the body's "mediaType"; and
-// when both are absent it is inferred from the fields. Throws core::Error
+// as "; charset=utf-8" are ignored). The media type comes from the header.
+// When the header is absent or generic JSON, it comes from the body's
+// "mediaType", and when both are absent it is inferred from the fields. Throws core::Error
 // MANIFEST_INVALID with a reason for schema 1, malformed JSON, unknown media
 // types, a header that contradicts the body, and malformed descriptors.
 ParsedManifest parse_manifest(std::string_view body, std::string_view content_type);

@@ -7,8 +7,8 @@
 
 namespace berth::oci {
 
-// Longest repository name accepted, in bytes. Clients limit "host/name" to
-// 255 characters; the name alone may use all 255.
+// Maximum repository name length, in bytes. Clients limit "host/name" to
+// 255 characters, and the name alone may use all 255.
 inline constexpr std::size_t kMaxRepositoryNameLength = 255;
 inline constexpr std::size_t kMaxTagLength = 128;
 

@@ -1,7 +1,7 @@
 // BlobStore: the bytes of blobs and of blob uploads in progress.
 //
-// A blob store knows nothing of repositories or of which blobs are linked
-// where; that is the metadata store's job. It keeps content-addressed blobs
+// A blob store has no notion of repositories or of which blobs are linked
+// where, because the metadata store records that. It keeps content-addressed blobs
 // and the data of upload sessions, and moves an upload into place under its
 // digest once the caller has verified the digest.
 //
@@ -38,8 +38,8 @@ class BlobReader {
 class UploadWriter {
  public:
   virtual ~UploadWriter() = default;
-  // Appends `length` bytes. Throws core::InternalError on failure; the
-  // upload then holds some prefix of what was written.
+  // Appends `length` bytes. Throws core::InternalError on failure, and the
+  // upload then contains some prefix of what was written.
   virtual void write(const char* data, std::size_t length) = 0;
   // Bytes in the upload, including those written through this writer.
   virtual std::uint64_t size() const = 0;

@@ -280,10 +280,10 @@ TEST_P(MetadataStoreContract, UnlinkBlobReferencedByManifest) {
   write.blob_references = {layer};
   ASSERT_TRUE(store().put_manifest(write).stored);
 
-  auto refused = store().unlink_blob("library/alpine", layer);
+  auto rejected = store().unlink_blob("library/alpine", layer);
 
-  EXPECT_FALSE(refused.unlinked);
-  EXPECT_EQ(refused.referenced_by, write.digest);
+  EXPECT_FALSE(rejected.unlinked);
+  EXPECT_EQ(rejected.referenced_by, write.digest);
   EXPECT_TRUE(store().find_repository_blob("library/alpine", layer).has_value());
   // Another repository's manifests do not hold the blob in this one.
   EXPECT_TRUE(store().unlink_blob("library/other", layer).unlinked);
