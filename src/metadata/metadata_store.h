@@ -1,5 +1,6 @@
 // MetadataStore: repositories, blob links, manifests, tags and upload
-// sessions. Every method is one transaction: it either changes everything it
+// sessions, and the tenants that own them: accounts, identities, API keys,
+// access policies and namespaces. Every method is one transaction: it either changes everything it
 // describes or nothing. Every method is safe to call from many threads at
 // once without external synchronization. Failures of the database throw
 // core::InternalError; "not found" is a return value, never an exception.
@@ -83,6 +84,66 @@ struct NamePage {
   bool more = false;  // true if names exist after the last one returned
 };
 
+
+// --- Tenants ----------------------------------------------------------------
+
+struct AccountRecord {
+  std::string id;    // 32 lowercase hex digits
+  std::string name;  // unique in the region
+  std::string plan = "lite";
+  std::int64_t created_at = 0;
+};
+
+enum class IdentityKind { kUser, kServiceId };
+
+// A user or a service ID; both belong to one account.
+struct IdentityRecord {
+  std::string id;  // "User-<uuid>" or "ServiceId-<uuid>"
+  std::string account_id;
+  IdentityKind kind = IdentityKind::kUser;
+  std::string name;  // unique per account and kind
+  std::string description;
+  std::int64_t created_at = 0;
+};
+
+struct ApiKeyRecord {
+  std::string id;  // "ApiKey-<uuid>"
+  std::string identity_id;
+  std::string account_id;  // the identity's account, filled in by the store on reads
+  std::string name;
+  std::string description;
+  std::string secret_hash;  // hex SHA-256 of the secret; the secret itself is never stored
+  std::int64_t created_at = 0;
+  std::int64_t last_used_at = 0;  // 0 until first used
+};
+
+// One role for one identity, on the whole account (namespace empty) or on
+// one namespace of it. Policies add up.
+struct PolicyRecord {
+  std::string id;
+  std::string account_id;
+  std::string identity_id;
+  std::string role;            // "Reader", "Writer" or "Manager"
+  std::string namespace_name;  // empty: the whole account
+  std::int64_t created_at = 0;
+};
+
+struct NamespaceRecord {
+  std::string name;
+  std::string account_id;
+  bool is_public = false;  // anyone may pull, without credentials
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+enum class CreateNamespaceResult {
+  kCreated,
+  kAlreadyOwned,          // the account owns it already; nothing changed
+  kOwnedByOtherAccount,   // nothing changed
+  kLimitReached,          // the account has max_per_account namespaces
+  kAccountUnknown,
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
@@ -146,6 +207,62 @@ class MetadataStore {
   virtual std::vector<ManifestRecord> list_manifests() = 0;
   // Blob digests that a stored manifest references, for offline checks.
   virtual std::vector<core::Digest> manifest_blob_references(const std::string& repository, const core::Digest& digest) = 0;
+
+  // --- Accounts and identities ---------------------------------------------
+
+  // False (and nothing changes) if an account with the id or name exists.
+  virtual bool create_account(const AccountRecord& account) = 0;
+  virtual std::optional<AccountRecord> find_account(const std::string& id) = 0;
+  virtual std::optional<AccountRecord> find_account_by_name(const std::string& name) = 0;
+  virtual std::vector<AccountRecord> list_accounts() = 0;
+
+  // False if the account does not exist or has an identity of the same
+  // kind and name.
+  virtual bool create_identity(const IdentityRecord& identity) = 0;
+  virtual std::optional<IdentityRecord> find_identity(const std::string& id) = 0;
+  virtual std::optional<IdentityRecord> find_identity_by_name(const std::string& account_id, IdentityKind kind,
+                                                              const std::string& name) = 0;
+  virtual std::vector<IdentityRecord> list_identities(const std::string& account_id) = 0;
+  // Removes the identity with its API keys and policies; false if absent.
+  virtual bool delete_identity(const std::string& id) = 0;
+
+  // --- API keys -------------------------------------------------------------
+
+  // False if the identity does not exist or the id or hash is taken.
+  virtual bool create_api_key(const ApiKeyRecord& key) = 0;
+  virtual std::optional<ApiKeyRecord> find_api_key(const std::string& id) = 0;
+  virtual std::optional<ApiKeyRecord> find_api_key_by_hash(const std::string& secret_hash) = 0;
+  // Keys of every identity of the account, oldest first.
+  virtual std::vector<ApiKeyRecord> list_api_keys(const std::string& account_id) = 0;
+  virtual bool delete_api_key(const std::string& id) = 0;
+  virtual void touch_api_key(const std::string& id, std::int64_t used_at) = 0;
+
+  // --- Access policies ------------------------------------------------------
+
+  // False if the identity does not belong to policy.account_id, or the same
+  // identity, role and namespace are granted already.
+  virtual bool create_policy(const PolicyRecord& policy) = 0;
+  virtual std::vector<PolicyRecord> list_policies(const std::string& account_id) = 0;
+  virtual std::vector<PolicyRecord> identity_policies(const std::string& identity_id) = 0;
+  virtual bool delete_policy(const std::string& id) = 0;
+
+  // --- Namespaces -----------------------------------------------------------
+
+  virtual CreateNamespaceResult create_namespace(const NamespaceRecord& ns, std::size_t max_per_account) = 0;
+  virtual std::optional<NamespaceRecord> find_namespace(const std::string& name) = 0;
+  // The account's namespaces by name.
+  virtual std::vector<NamespaceRecord> list_namespaces(const std::string& account_id) = 0;
+  virtual std::vector<NamespaceRecord> list_public_namespaces() = 0;
+  // Returns false if the namespace does not exist.
+  virtual bool set_namespace_public(const std::string& name, bool is_public) = 0;
+  // Removes the namespace and, in the same transaction, every repository
+  // in it with its manifests, tags, blob links and upload sessions. The
+  // name becomes free. False if it did not exist.
+  virtual bool delete_namespace(const std::string& name) = 0;
+  // Like list_repositories, restricted to repositories whose first path
+  // component is one of `namespaces`.
+  virtual NamePage list_namespace_repositories(const std::vector<std::string>& namespaces, const std::string& after,
+                                               std::size_t limit) = 0;
 };
 
 }  // namespace berth::metadata
