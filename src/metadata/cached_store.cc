@@ -1,5 +1,7 @@
 #include "metadata/cached_store.h"
 
+#include <string_view>
+
 namespace berth::metadata {
 
 namespace {
@@ -8,7 +10,10 @@ namespace {
 // map nodes. An estimate; it only needs to keep tiny entries from being free.
 constexpr std::size_t kEntryOverhead = 256;
 
-// Keys join their parts with '\n', which no repository name, tag or digest contains.
+// Keys are a one-letter kind, then the repository, then the tag or digest,
+// joined with '\n', which no repository name, tag or digest contains.
+constexpr std::size_t kKindLength = 2;  // the kind letter and its '\n'
+
 std::string tag_key(const std::string& repository, const std::string& tag) { return "t\n" + repository + "\n" + tag; }
 std::string manifest_key(const std::string& repository, const core::Digest& digest) {
   return "m\n" + repository + "\n" + digest.str();
@@ -71,6 +76,20 @@ void CachedStore::invalidate(const std::string& key, bool all_tags) {
   if (found != index_.end()) drop(found->second);
 }
 
+void CachedStore::invalidate_repositories(const std::string& prefix) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++generation_;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (std::string_view(it->key).substr(kKindLength).starts_with(prefix)) {
+      bytes_ -= it->cost;
+      index_.erase(it->key);
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 std::optional<BlobRecord> CachedStore::find_repository_blob(const std::string& repository, const core::Digest& digest) {
   std::string key = blob_key(repository, digest);
   if (auto hit = lookup(key)) return std::get<BlobRecord>(*hit);
@@ -124,6 +143,14 @@ bool CachedStore::delete_manifest(const std::string& repository, const core::Dig
 bool CachedStore::delete_tag(const std::string& repository, const std::string& tag) {
   bool deleted = inner_.delete_tag(repository, tag);
   invalidate(tag_key(repository, tag));
+  return deleted;
+}
+
+bool CachedStore::delete_namespace(const std::string& name) {
+  bool deleted = inner_.delete_namespace(name);
+  // The manifests, tags and blob links of every repository in the namespace
+  // were deleted.
+  invalidate_repositories(name + "/");
   return deleted;
 }
 

@@ -65,6 +65,62 @@ class CachedStore final : public MetadataStore {
     return inner_.manifest_blob_references(repository, digest);
   }
 
+  // Tenant records are not cached; only delete_namespace touches the cache.
+  bool create_account(const AccountRecord& account) override { return inner_.create_account(account); }
+  std::optional<AccountRecord> find_account(const std::string& id) override { return inner_.find_account(id); }
+  std::optional<AccountRecord> find_account_by_name(const std::string& name) override {
+    return inner_.find_account_by_name(name);
+  }
+  std::vector<AccountRecord> list_accounts() override { return inner_.list_accounts(); }
+
+  bool create_identity(const IdentityRecord& identity) override { return inner_.create_identity(identity); }
+  std::optional<IdentityRecord> find_identity(const std::string& id) override { return inner_.find_identity(id); }
+  std::optional<IdentityRecord> find_identity_by_name(const std::string& account_id, IdentityKind kind,
+                                                      const std::string& name) override {
+    return inner_.find_identity_by_name(account_id, kind, name);
+  }
+  std::vector<IdentityRecord> list_identities(const std::string& account_id) override {
+    return inner_.list_identities(account_id);
+  }
+  bool delete_identity(const std::string& id) override { return inner_.delete_identity(id); }
+
+  bool create_api_key(const ApiKeyRecord& key) override { return inner_.create_api_key(key); }
+  std::optional<ApiKeyRecord> find_api_key(const std::string& id) override { return inner_.find_api_key(id); }
+  std::optional<ApiKeyRecord> find_api_key_by_hash(const std::string& secret_hash) override {
+    return inner_.find_api_key_by_hash(secret_hash);
+  }
+  std::vector<ApiKeyRecord> list_api_keys(const std::string& account_id) override {
+    return inner_.list_api_keys(account_id);
+  }
+  bool delete_api_key(const std::string& id) override { return inner_.delete_api_key(id); }
+  void touch_api_key(const std::string& id, std::int64_t used_at) override { inner_.touch_api_key(id, used_at); }
+
+  bool create_policy(const PolicyRecord& policy) override { return inner_.create_policy(policy); }
+  std::vector<PolicyRecord> list_policies(const std::string& account_id) override {
+    return inner_.list_policies(account_id);
+  }
+  std::vector<PolicyRecord> identity_policies(const std::string& identity_id) override {
+    return inner_.identity_policies(identity_id);
+  }
+  bool delete_policy(const std::string& id) override { return inner_.delete_policy(id); }
+
+  CreateNamespaceResult create_namespace(const NamespaceRecord& ns, std::size_t max_per_account) override {
+    return inner_.create_namespace(ns, max_per_account);
+  }
+  std::optional<NamespaceRecord> find_namespace(const std::string& name) override { return inner_.find_namespace(name); }
+  std::vector<NamespaceRecord> list_namespaces(const std::string& account_id) override {
+    return inner_.list_namespaces(account_id);
+  }
+  std::vector<NamespaceRecord> list_public_namespaces() override { return inner_.list_public_namespaces(); }
+  bool set_namespace_public(const std::string& name, bool is_public) override {
+    return inner_.set_namespace_public(name, is_public);
+  }
+  bool delete_namespace(const std::string& name) override;
+  NamePage list_namespace_repositories(const std::vector<std::string>& namespaces, const std::string& after,
+                                       std::size_t limit) override {
+    return inner_.list_namespace_repositories(namespaces, after, limit);
+  }
+
  private:
   using Value = std::variant<std::shared_ptr<const ManifestRecord>, BlobRecord>;
   struct Entry {
@@ -80,6 +136,9 @@ class CachedStore final : public MetadataStore {
   // Drops `key` (or, when `key` is empty, every tag entry) and makes
   // lookups that started before this call unable to insert.
   void invalidate(const std::string& key, bool all_tags = false);
+  // Drops every entry of every repository whose name starts with `prefix`
+  // and makes lookups that started before this call unable to insert.
+  void invalidate_repositories(const std::string& prefix);
   std::uint64_t generation();
   void evict_locked();
 

@@ -235,12 +235,15 @@ class MetadataStore {
   // Keys of every identity of the account, oldest first.
   virtual std::vector<ApiKeyRecord> list_api_keys(const std::string& account_id) = 0;
   virtual bool delete_api_key(const std::string& id) = 0;
+  // Sets last_used_at to `used_at` unless it is later already. Does nothing
+  // if the key does not exist.
   virtual void touch_api_key(const std::string& id, std::int64_t used_at) = 0;
 
   // --- Access policies ------------------------------------------------------
 
   // False if the identity does not belong to policy.account_id, or the same
-  // identity, role and namespace are granted already.
+  // identity, role and namespace are granted already. Throws
+  // std::invalid_argument if the role is not one of the three.
   virtual bool create_policy(const PolicyRecord& policy) = 0;
   virtual std::vector<PolicyRecord> list_policies(const std::string& account_id) = 0;
   virtual std::vector<PolicyRecord> identity_policies(const std::string& identity_id) = 0;

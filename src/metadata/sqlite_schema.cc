@@ -69,6 +69,60 @@ CREATE TABLE uploads (
   updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+
+    // 2: tenants: accounts, their identities, API keys, access policies
+    // and namespaces.
+    R"sql(
+CREATE TABLE accounts (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  plan TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE identities (
+  id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN ('user', 'serviceid')),
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  UNIQUE (account_id, kind, name)
+) WITHOUT ROWID;
+
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  identity_id TEXT NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  secret_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX api_keys_by_identity ON api_keys(identity_id);
+
+CREATE TABLE policies (
+  id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  identity_id TEXT NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('Reader', 'Writer', 'Manager')),
+  namespace_name TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  UNIQUE (identity_id, role, namespace_name)
+) WITHOUT ROWID;
+CREATE INDEX policies_by_account ON policies(account_id);
+
+-- No cascade from accounts, because removing a namespace must also remove
+-- its repositories, which have no foreign key to it.
+CREATE TABLE namespaces (
+  name TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES accounts(id),
+  is_public INTEGER NOT NULL DEFAULT 0 CHECK (is_public IN (0, 1)),
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX namespaces_by_account ON namespaces(account_id);
+)sql",
 };
 
 }  // namespace

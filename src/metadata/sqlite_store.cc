@@ -90,26 +90,12 @@ NamePage read_names(Statement& query, std::size_t limit) {
   return page;
 }
 
-// LIMIT for a page query: one row more than the page, to learn whether
-// more exist.
-std::int64_t probe_limit(std::size_t limit) {
+}  // namespace
+
+std::int64_t SqliteStore::probe_limit(std::size_t limit) {
   constexpr std::size_t kLargest = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()) - 1;
   return static_cast<std::int64_t>(std::min(limit, kLargest)) + 1;
 }
-
-}  // namespace
-
-class SqliteStore::WriteScope {
- public:
-  explicit WriteScope(SqliteStore& store) : lock_(store.writer_mutex_), lease_(store), transaction_(*lease_, true) {}
-  SqliteConnection& connection() { return *lease_; }
-  void commit() { transaction_.commit(); }
-
- private:
-  std::lock_guard<std::mutex> lock_;
-  Lease lease_;
-  Transaction transaction_;
-};
 
 SqliteStore::Lease::Lease(SqliteStore& store) : store_(store) {
   std::unique_lock<std::mutex> lock(store_.pool_mutex_);

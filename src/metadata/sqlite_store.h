@@ -59,6 +59,40 @@ class SqliteStore final : public MetadataStore {
   std::vector<ManifestRecord> list_manifests() override;
   std::vector<core::Digest> manifest_blob_references(const std::string& repository, const core::Digest& digest) override;
 
+  // Tenants, implemented in sqlite_tenant.cc.
+  bool create_account(const AccountRecord& account) override;
+  std::optional<AccountRecord> find_account(const std::string& id) override;
+  std::optional<AccountRecord> find_account_by_name(const std::string& name) override;
+  std::vector<AccountRecord> list_accounts() override;
+
+  bool create_identity(const IdentityRecord& identity) override;
+  std::optional<IdentityRecord> find_identity(const std::string& id) override;
+  std::optional<IdentityRecord> find_identity_by_name(const std::string& account_id, IdentityKind kind,
+                                                      const std::string& name) override;
+  std::vector<IdentityRecord> list_identities(const std::string& account_id) override;
+  bool delete_identity(const std::string& id) override;
+
+  bool create_api_key(const ApiKeyRecord& key) override;
+  std::optional<ApiKeyRecord> find_api_key(const std::string& id) override;
+  std::optional<ApiKeyRecord> find_api_key_by_hash(const std::string& secret_hash) override;
+  std::vector<ApiKeyRecord> list_api_keys(const std::string& account_id) override;
+  bool delete_api_key(const std::string& id) override;
+  void touch_api_key(const std::string& id, std::int64_t used_at) override;
+
+  bool create_policy(const PolicyRecord& policy) override;
+  std::vector<PolicyRecord> list_policies(const std::string& account_id) override;
+  std::vector<PolicyRecord> identity_policies(const std::string& identity_id) override;
+  bool delete_policy(const std::string& id) override;
+
+  CreateNamespaceResult create_namespace(const NamespaceRecord& ns, std::size_t max_per_account) override;
+  std::optional<NamespaceRecord> find_namespace(const std::string& name) override;
+  std::vector<NamespaceRecord> list_namespaces(const std::string& account_id) override;
+  std::vector<NamespaceRecord> list_public_namespaces() override;
+  bool set_namespace_public(const std::string& name, bool is_public) override;
+  bool delete_namespace(const std::string& name) override;
+  NamePage list_namespace_repositories(const std::vector<std::string>& namespaces, const std::string& after,
+                                       std::size_t limit) override;
+
  private:
   // A connection borrowed from the pool for the lifetime of the lease.
   class Lease {
@@ -76,7 +110,21 @@ class SqliteStore final : public MetadataStore {
   };
 
   // Holds the writer lock and a leased connection inside BEGIN IMMEDIATE.
-  class WriteScope;
+  class WriteScope {
+   public:
+    explicit WriteScope(SqliteStore& store) : lock_(store.writer_mutex_), lease_(store), transaction_(*lease_, true) {}
+    SqliteConnection& connection() { return *lease_; }
+    void commit() { transaction_.commit(); }
+
+   private:
+    std::lock_guard<std::mutex> lock_;
+    Lease lease_;
+    Transaction transaction_;
+  };
+
+  // LIMIT for a page query: one row more than the page, to learn whether
+  // more exist.
+  static std::int64_t probe_limit(std::size_t limit);
 
   void migrate(SqliteConnection& connection);
   void configure(SqliteConnection& connection);

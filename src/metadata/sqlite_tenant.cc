@@ -1,0 +1,470 @@
+// The tenant part of SqliteStore: accounts, identities, API keys, access
+// policies and namespaces. The rows that depend on an identity (API keys,
+// policies) or on a repository (blob links, manifests, references, tags)
+// are removed through ON DELETE CASCADE, which relies on the
+// PRAGMA foreign_keys = ON that configure() sets on every connection.
+#include "metadata/sqlite_store.h"
+
+#include "core/error.h"
+#include "core/time.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+namespace berth::metadata {
+
+using core::InternalError;
+
+namespace {
+
+const char* identity_kind_name(IdentityKind kind) { return kind == IdentityKind::kServiceId ? "serviceid" : "user"; }
+
+IdentityKind stored_identity_kind(const std::string& text) {
+  if (text == "user") return IdentityKind::kUser;
+  if (text == "serviceid") return IdentityKind::kServiceId;
+  throw InternalError("the database contains an unknown identity kind \"" + text + "\"");
+}
+
+bool is_role(const std::string& role) { return role == "Reader" || role == "Writer" || role == "Manager"; }
+
+// Returns the bounds of the repository names inside a namespace. Exactly
+// the names that start with "<name>/" lie in ["<name>/", "<name>0"),
+// because '0' is the byte after '/'. A range keeps the lookup on the name
+// index, and unlike LIKE it treats '_' and '%' as plain characters.
+std::pair<std::string, std::string> namespace_range(const std::string& name) { return {name + "/", name + "0"}; }
+
+// Reads the columns: id, name, plan, created_at.
+AccountRecord read_account(const Statement& row) {
+  return AccountRecord{.id = row.column_text(0),
+                       .name = row.column_text(1),
+                       .plan = row.column_text(2),
+                       .created_at = row.column_int(3)};
+}
+
+// Reads the columns: id, account_id, kind, name, description, created_at.
+IdentityRecord read_identity(const Statement& row) {
+  return IdentityRecord{.id = row.column_text(0),
+                        .account_id = row.column_text(1),
+                        .kind = stored_identity_kind(row.column_text(2)),
+                        .name = row.column_text(3),
+                        .description = row.column_text(4),
+                        .created_at = row.column_int(5)};
+}
+
+// Reads the columns: id, identity_id, account_id, name, description,
+// secret_hash, created_at, last_used_at.
+ApiKeyRecord read_api_key(const Statement& row) {
+  return ApiKeyRecord{.id = row.column_text(0),
+                      .identity_id = row.column_text(1),
+                      .account_id = row.column_text(2),
+                      .name = row.column_text(3),
+                      .description = row.column_text(4),
+                      .secret_hash = row.column_text(5),
+                      .created_at = row.column_int(6),
+                      .last_used_at = row.column_int(7)};
+}
+
+// Reads the columns: id, account_id, identity_id, role, namespace_name,
+// created_at.
+PolicyRecord read_policy(const Statement& row) {
+  return PolicyRecord{.id = row.column_text(0),
+                      .account_id = row.column_text(1),
+                      .identity_id = row.column_text(2),
+                      .role = row.column_text(3),
+                      .namespace_name = row.column_text(4),
+                      .created_at = row.column_int(5)};
+}
+
+// Reads the columns: name, account_id, is_public, created_at, updated_at.
+NamespaceRecord read_namespace(const Statement& row) {
+  return NamespaceRecord{.name = row.column_text(0),
+                         .account_id = row.column_text(1),
+                         .is_public = row.column_int(2) != 0,
+                         .created_at = row.column_int(3),
+                         .updated_at = row.column_int(4)};
+}
+
+bool account_exists(SqliteConnection& connection, const std::string& id) {
+  auto query = connection.prepare("SELECT 1 FROM accounts WHERE id = ?");
+  query.bind(1, id);
+  return query.step();
+}
+
+}  // namespace
+
+// --- Accounts ---------------------------------------------------------------
+
+bool SqliteStore::create_account(const AccountRecord& account) {
+  WriteScope scope(*this);
+  // Without a conflict target, DO NOTHING covers both the id and the name.
+  auto insert = scope.connection().prepare(
+      "INSERT INTO accounts (id, name, plan, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  insert.bind(1, account.id).bind(2, account.name).bind(3, account.plan).bind(4, account.created_at).run();
+  bool created = scope.connection().changes() > 0;
+  scope.commit();
+  return created;
+}
+
+std::optional<AccountRecord> SqliteStore::find_account(const std::string& id) {
+  Lease lease(*this);
+  auto query = lease->prepare("SELECT id, name, plan, created_at FROM accounts WHERE id = ?");
+  query.bind(1, id);
+  if (!query.step()) return std::nullopt;
+  return read_account(query);
+}
+
+std::optional<AccountRecord> SqliteStore::find_account_by_name(const std::string& name) {
+  Lease lease(*this);
+  auto query = lease->prepare("SELECT id, name, plan, created_at FROM accounts WHERE name = ?");
+  query.bind(1, name);
+  if (!query.step()) return std::nullopt;
+  return read_account(query);
+}
+
+std::vector<AccountRecord> SqliteStore::list_accounts() {
+  Lease lease(*this);
+  auto query = lease->prepare("SELECT id, name, plan, created_at FROM accounts ORDER BY name");
+  std::vector<AccountRecord> out;
+  while (query.step()) out.push_back(read_account(query));
+  return out;
+}
+
+// --- Identities -------------------------------------------------------------
+
+bool SqliteStore::create_identity(const IdentityRecord& identity) {
+  WriteScope scope(*this);
+  auto& connection = scope.connection();
+  if (!account_exists(connection, identity.account_id)) return false;
+
+  auto insert = connection.prepare(
+      "INSERT INTO identities (id, account_id, kind, name, description, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT DO NOTHING");
+  insert.bind(1, identity.id)
+      .bind(2, identity.account_id)
+      .bind(3, identity_kind_name(identity.kind))
+      .bind(4, identity.name)
+      .bind(5, identity.description)
+      .bind(6, identity.created_at)
+      .run();
+  bool created = connection.changes() > 0;
+  scope.commit();
+  return created;
+}
+
+std::optional<IdentityRecord> SqliteStore::find_identity(const std::string& id) {
+  Lease lease(*this);
+  auto query =
+      lease->prepare("SELECT id, account_id, kind, name, description, created_at FROM identities WHERE id = ?");
+  query.bind(1, id);
+  if (!query.step()) return std::nullopt;
+  return read_identity(query);
+}
+
+std::optional<IdentityRecord> SqliteStore::find_identity_by_name(const std::string& account_id, IdentityKind kind,
+                                                                 const std::string& name) {
+  Lease lease(*this);
+  auto query = lease->prepare(
+      "SELECT id, account_id, kind, name, description, created_at FROM identities "
+      "WHERE account_id = ? AND kind = ? AND name = ?");
+  query.bind(1, account_id).bind(2, identity_kind_name(kind)).bind(3, name);
+  if (!query.step()) return std::nullopt;
+  return read_identity(query);
+}
+
+std::vector<IdentityRecord> SqliteStore::list_identities(const std::string& account_id) {
+  Lease lease(*this);
+  auto query = lease->prepare(
+      "SELECT id, account_id, kind, name, description, created_at FROM identities WHERE account_id = ? "
+      "ORDER BY created_at, id");
+  query.bind(1, account_id);
+  std::vector<IdentityRecord> out;
+  while (query.step()) out.push_back(read_identity(query));
+  return out;
+}
+
+bool SqliteStore::delete_identity(const std::string& id) {
+  WriteScope scope(*this);
+  // The identity's API keys and policies go with it through ON DELETE CASCADE.
+  auto remove = scope.connection().prepare("DELETE FROM identities WHERE id = ?");
+  remove.bind(1, id).run();
+  bool removed = scope.connection().changes() > 0;
+  scope.commit();
+  return removed;
+}
+
+// --- API keys ---------------------------------------------------------------
+
+bool SqliteStore::create_api_key(const ApiKeyRecord& key) {
+  WriteScope scope(*this);
+  auto& connection = scope.connection();
+  {
+    auto query = connection.prepare("SELECT 1 FROM identities WHERE id = ?");
+    query.bind(1, key.identity_id);
+    if (!query.step()) return false;
+  }
+
+  // key.account_id is not stored, because reads take it from the identity.
+  auto insert = connection.prepare(
+      "INSERT INTO api_keys (id, identity_id, name, description, secret_hash, created_at, last_used_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  insert.bind(1, key.id)
+      .bind(2, key.identity_id)
+      .bind(3, key.name)
+      .bind(4, key.description)
+      .bind(5, key.secret_hash)
+      .bind(6, key.created_at)
+      .bind(7, key.last_used_at)
+      .run();
+  bool created = connection.changes() > 0;
+  scope.commit();
+  return created;
+}
+
+std::optional<ApiKeyRecord> SqliteStore::find_api_key(const std::string& id) {
+  Lease lease(*this);
+  auto query = lease->prepare(
+      "SELECT k.id, k.identity_id, i.account_id, k.name, k.description, k.secret_hash, k.created_at, k.last_used_at "
+      "FROM api_keys k JOIN identities i ON i.id = k.identity_id WHERE k.id = ?");
+  query.bind(1, id);
+  if (!query.step()) return std::nullopt;
+  return read_api_key(query);
+}
+
+std::optional<ApiKeyRecord> SqliteStore::find_api_key_by_hash(const std::string& secret_hash) {
+  Lease lease(*this);
+  auto query = lease->prepare(
+      "SELECT k.id, k.identity_id, i.account_id, k.name, k.description, k.secret_hash, k.created_at, k.last_used_at "
+      "FROM api_keys k JOIN identities i ON i.id = k.identity_id WHERE k.secret_hash = ?");
+  query.bind(1, secret_hash);
+  if (!query.step()) return std::nullopt;
+  return read_api_key(query);
+}
+
+std::vector<ApiKeyRecord> SqliteStore::list_api_keys(const std::string& account_id) {
+  Lease lease(*this);
+  auto query = lease->prepare(
+      "SELECT k.id, k.identity_id, i.account_id, k.name, k.description, k.secret_hash, k.created_at, k.last_used_at "
+      "FROM api_keys k JOIN identities i ON i.id = k.identity_id WHERE i.account_id = ? "
+      "ORDER BY k.created_at, k.id");
+  query.bind(1, account_id);
+  std::vector<ApiKeyRecord> out;
+  while (query.step()) out.push_back(read_api_key(query));
+  return out;
+}
+
+bool SqliteStore::delete_api_key(const std::string& id) {
+  WriteScope scope(*this);
+  auto remove = scope.connection().prepare("DELETE FROM api_keys WHERE id = ?");
+  remove.bind(1, id).run();
+  bool removed = scope.connection().changes() > 0;
+  scope.commit();
+  return removed;
+}
+
+void SqliteStore::touch_api_key(const std::string& id, std::int64_t used_at) {
+  WriteScope scope(*this);
+  // Never moves the time back, so a request that finishes late does not
+  // hide a later use. A key used again within the same second changes no
+  // row.
+  auto update = scope.connection().prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ? AND last_used_at < ?");
+  update.bind(1, used_at).bind(2, id).bind(3, used_at).run();
+  scope.commit();
+}
+
+// --- Access policies --------------------------------------------------------
+
+bool SqliteStore::create_policy(const PolicyRecord& policy) {
+  if (!is_role(policy.role)) {
+    throw std::invalid_argument("policy role must be Reader, Writer or Manager, not \"" + policy.role + "\"");
+  }
+
+  WriteScope scope(*this);
+  auto& connection = scope.connection();
+  {
+    auto query = connection.prepare("SELECT account_id FROM identities WHERE id = ?");
+    query.bind(1, policy.identity_id);
+    if (!query.step() || query.column_text(0) != policy.account_id) return false;
+  }
+
+  auto insert = connection.prepare(
+      "INSERT INTO policies (id, account_id, identity_id, role, namespace_name, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT DO NOTHING");
+  insert.bind(1, policy.id)
+      .bind(2, policy.account_id)
+      .bind(3, policy.identity_id)
+      .bind(4, policy.role)
+      .bind(5, policy.namespace_name)
+      .bind(6, policy.created_at)
+      .run();
+  bool created = connection.changes() > 0;
+  scope.commit();
+  return created;
+}
+
+std::vector<PolicyRecord> SqliteStore::list_policies(const std::string& account_id) {
+  Lease lease(*this);
+  auto query = lease->prepare(
+      "SELECT id, account_id, identity_id, role, namespace_name, created_at FROM policies WHERE account_id = ? "
+      "ORDER BY created_at, id");
+  query.bind(1, account_id);
+  std::vector<PolicyRecord> out;
+  while (query.step()) out.push_back(read_policy(query));
+  return out;
+}
+
+std::vector<PolicyRecord> SqliteStore::identity_policies(const std::string& identity_id) {
+  Lease lease(*this);
+  auto query = lease->prepare(
+      "SELECT id, account_id, identity_id, role, namespace_name, created_at FROM policies WHERE identity_id = ? "
+      "ORDER BY created_at, id");
+  query.bind(1, identity_id);
+  std::vector<PolicyRecord> out;
+  while (query.step()) out.push_back(read_policy(query));
+  return out;
+}
+
+bool SqliteStore::delete_policy(const std::string& id) {
+  WriteScope scope(*this);
+  auto remove = scope.connection().prepare("DELETE FROM policies WHERE id = ?");
+  remove.bind(1, id).run();
+  bool removed = scope.connection().changes() > 0;
+  scope.commit();
+  return removed;
+}
+
+// --- Namespaces -------------------------------------------------------------
+
+CreateNamespaceResult SqliteStore::create_namespace(const NamespaceRecord& ns, std::size_t max_per_account) {
+  WriteScope scope(*this);
+  auto& connection = scope.connection();
+  if (!account_exists(connection, ns.account_id)) return CreateNamespaceResult::kAccountUnknown;
+
+  {
+    auto query = connection.prepare("SELECT account_id FROM namespaces WHERE name = ?");
+    query.bind(1, ns.name);
+    if (query.step()) {
+      return query.column_text(0) == ns.account_id ? CreateNamespaceResult::kAlreadyOwned
+                                                    : CreateNamespaceResult::kOwnedByOtherAccount;
+    }
+  }
+  {
+    auto query = connection.prepare("SELECT count(*) FROM namespaces WHERE account_id = ?");
+    query.bind(1, ns.account_id);
+    if (!query.step()) throw InternalError("count(*) of namespaces returned no row");
+    if (static_cast<std::uint64_t>(query.column_int(0)) >= max_per_account) return CreateNamespaceResult::kLimitReached;
+  }
+
+  auto insert = connection.prepare(
+      "INSERT INTO namespaces (name, account_id, is_public, created_at, updated_at) VALUES (?, ?, ?, ?, ?)");
+  insert.bind(1, ns.name)
+      .bind(2, ns.account_id)
+      .bind(3, ns.is_public ? 1 : 0)
+      .bind(4, ns.created_at)
+      .bind(5, ns.updated_at)
+      .run();
+  scope.commit();
+  return CreateNamespaceResult::kCreated;
+}
+
+std::optional<NamespaceRecord> SqliteStore::find_namespace(const std::string& name) {
+  Lease lease(*this);
+  auto query =
+      lease->prepare("SELECT name, account_id, is_public, created_at, updated_at FROM namespaces WHERE name = ?");
+  query.bind(1, name);
+  if (!query.step()) return std::nullopt;
+  return read_namespace(query);
+}
+
+std::vector<NamespaceRecord> SqliteStore::list_namespaces(const std::string& account_id) {
+  Lease lease(*this);
+  auto query = lease->prepare(
+      "SELECT name, account_id, is_public, created_at, updated_at FROM namespaces WHERE account_id = ? ORDER BY name");
+  query.bind(1, account_id);
+  std::vector<NamespaceRecord> out;
+  while (query.step()) out.push_back(read_namespace(query));
+  return out;
+}
+
+std::vector<NamespaceRecord> SqliteStore::list_public_namespaces() {
+  Lease lease(*this);
+  auto query = lease->prepare(
+      "SELECT name, account_id, is_public, created_at, updated_at FROM namespaces WHERE is_public = 1 ORDER BY name");
+  std::vector<NamespaceRecord> out;
+  while (query.step()) out.push_back(read_namespace(query));
+  return out;
+}
+
+bool SqliteStore::set_namespace_public(const std::string& name, bool is_public) {
+  WriteScope scope(*this);
+  auto update = scope.connection().prepare("UPDATE namespaces SET is_public = ?, updated_at = ? WHERE name = ?");
+  update.bind(1, is_public ? 1 : 0).bind(2, core::unix_now()).bind(3, name).run();
+  bool updated = scope.connection().changes() > 0;
+  scope.commit();
+  return updated;
+}
+
+bool SqliteStore::delete_namespace(const std::string& name) {
+  WriteScope scope(*this);
+  auto& connection = scope.connection();
+  {
+    auto remove = connection.prepare("DELETE FROM namespaces WHERE name = ?");
+    remove.bind(1, name).run();
+  }
+  // An unknown namespace leaves repositories under its name alone.
+  if (connection.changes() == 0) return false;
+
+  auto [first, end] = namespace_range(name);
+  {
+    // Blob links, manifests, their references and tags go with each
+    // repository through ON DELETE CASCADE. Blob rows stay, because other
+    // repositories may link the same blobs.
+    // NOTE: nothing removes blobs that no repository links any more; that
+    // is left to a garbage collection that does not exist yet.
+    auto remove = connection.prepare("DELETE FROM repositories WHERE name >= ? AND name < ?");
+    remove.bind(1, first).bind(2, end).run();
+  }
+  {
+    auto remove = connection.prepare("DELETE FROM uploads WHERE repository >= ? AND repository < ?");
+    remove.bind(1, first).bind(2, end).run();
+  }
+  scope.commit();
+  return true;
+}
+
+NamePage SqliteStore::list_namespace_repositories(const std::vector<std::string>& namespaces, const std::string& after,
+                                                  std::size_t limit) {
+  std::vector<std::string> distinct = namespaces;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+
+  // One range scan of the name index per namespace, each stopping one row
+  // past the page. The first limit + 1 names of the union are among those
+  // rows, so sorting them gives the page and the `more` flag.
+  std::vector<std::string> names;
+  {
+    Lease lease(*this);
+    // The scans run in one read transaction, so they see one snapshot.
+    Transaction snapshot(*lease, false);
+    for (const auto& name : distinct) {
+      auto [first, end] = namespace_range(name);
+      auto query =
+          lease->prepare("SELECT name FROM repositories WHERE name > ? AND name >= ? AND name < ? ORDER BY name LIMIT ?");
+      query.bind(1, after).bind(2, first).bind(3, end).bind(4, probe_limit(limit));
+      while (query.step()) names.push_back(query.column_text(0));
+    }
+  }
+  std::sort(names.begin(), names.end());
+  // Overlapping ranges can only come from a namespace argument with a '/'.
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+
+  NamePage page;
+  if (names.size() > limit) {
+    page.more = true;
+    names.resize(limit);
+  }
+  page.names = std::move(names);
+  return page;
+}
+
+}  // namespace berth::metadata
