@@ -36,11 +36,19 @@ std::string next_link(const std::string& path, const std::string& last, std::siz
 
 }  // namespace
 
-RegistryApi::RegistryApi(metadata::MetadataStore& metadata, storage::BlobStore& blobs, RegistryLimits limits)
-    : metadata_(metadata), blobs_(blobs), uploads_(metadata, blobs), limits_(limits) {}
+RegistryApi::RegistryApi(metadata::MetadataStore& metadata, storage::BlobStore& blobs, AccessGate& gate,
+                         RegistryLimits limits)
+    : metadata_(metadata), blobs_(blobs), gate_(gate), uploads_(metadata, blobs), limits_(limits) {}
 
 void RegistryApi::handle(http::Exchange& exchange) {
   RegistryRoute route = match_registry_route(exchange.path());
+  Caller caller = gate_.identify(exchange);
+  // An invalid name is reported as such before any namespace lookup.
+  if (!route.name.empty()) require_valid_name(route.name);
+  dispatch(exchange, route, caller);
+}
+
+void RegistryApi::dispatch(http::Exchange& exchange, const RegistryRoute& route, const Caller& caller) {
   verb method = exchange.method();
   bool read = method == verb::get || method == verb::head;
 
@@ -55,33 +63,57 @@ void RegistryApi::handle(http::Exchange& exchange) {
   switch (route.endpoint) {
     case Endpoint::kBase:
       if (!read) throw method_not_allowed();
+      // Clients learn how to log in from this response, so it challenges
+      // every request without a valid identity.
+      gate_.require_identity(exchange, caller, true);
       return get_base(exchange);
     case Endpoint::kCatalog:
       if (method != verb::get) throw method_not_allowed();
-      return get_catalog(exchange);
+      return get_catalog(exchange, gate_.require_catalog(exchange, caller));
     case Endpoint::kTags:
       if (method != verb::get) throw method_not_allowed();
+      gate_.require_repository(exchange, caller, route.name, {"pull"});
       return get_tags(exchange, route.name);
     case Endpoint::kManifest:
-      if (read) return get_manifest(exchange, route.name, route.argument);
-      if (method == verb::put) return put_manifest(exchange, route.name, route.argument);
-      if (method == verb::delete_) return delete_manifest(exchange, route.name, route.argument);
+      if (read) {
+        gate_.require_repository(exchange, caller, route.name, {"pull"});
+        return get_manifest(exchange, route.name, route.argument);
+      }
+      if (method == verb::put) {
+        gate_.require_repository(exchange, caller, route.name, {"pull", "push"});
+        return put_manifest(exchange, route.name, route.argument);
+      }
+      if (method == verb::delete_) {
+        gate_.require_repository(exchange, caller, route.name, {"delete"});
+        return delete_manifest(exchange, route.name, route.argument);
+      }
       throw method_not_allowed();
     case Endpoint::kBlob:
-      if (read) return get_blob(exchange, route.name, route.argument);
-      if (method == verb::delete_) return delete_blob(exchange, route.name, route.argument);
+      if (read) {
+        gate_.require_repository(exchange, caller, route.name, {"pull"});
+        return get_blob(exchange, route.name, route.argument);
+      }
+      if (method == verb::delete_) {
+        gate_.require_repository(exchange, caller, route.name, {"delete"});
+        return delete_blob(exchange, route.name, route.argument);
+      }
       throw method_not_allowed();
     case Endpoint::kUploads:
       if (method != verb::post) throw method_not_allowed();
-      return start_upload(exchange, route.name);
+      gate_.require_repository(exchange, caller, route.name, {"pull", "push"});
+      return start_upload(exchange, route.name, caller);
     case Endpoint::kUpload:
+      if (method != verb::patch && method != verb::put && method != verb::get && method != verb::delete_) {
+        throw method_not_allowed();
+      }
+      gate_.require_repository(exchange, caller, route.name, {"pull", "push"});
       if (method == verb::patch) return patch_upload(exchange, route.name, route.argument);
       if (method == verb::put) return put_upload(exchange, route.name, route.argument);
       if (method == verb::get) return get_upload(exchange, route.name, route.argument);
-      if (method == verb::delete_) return delete_upload(exchange, route.name, route.argument);
-      throw method_not_allowed();
+      return delete_upload(exchange, route.name, route.argument);
     case Endpoint::kReferrers:
       if (method != verb::get) throw method_not_allowed();
+      gate_.require_repository(exchange, caller, route.name, {"pull"});
       return get_referrers(exchange, route.name, route.argument);
     case Endpoint::kUnknown:
       break;
@@ -93,11 +125,15 @@ void RegistryApi::handle(http::Exchange& exchange) {
 
 void RegistryApi::get_base(http::Exchange& exchange) { exchange.send(json_response(200, json::object())); }
 
-void RegistryApi::get_catalog(http::Exchange& exchange) {
+void RegistryApi::get_catalog(http::Exchange& exchange, const auth::Principal& principal) {
   std::size_t n = page_size(exchange.query(), limits_.page_max_entries).value_or(limits_.catalog_default_entries);
   std::string last = exchange.query().get("last").value_or("");
 
-  metadata::NamePage page = n == 0 ? metadata::NamePage{} : metadata_.list_repositories(last, n);
+  // The catalog lists the repositories of the namespaces where the caller
+  // may list images.
+  std::vector<std::string> namespaces = gate_.access().namespaces_allowing(principal, auth::Action::kImageList);
+  metadata::NamePage page =
+      n == 0 ? metadata::NamePage{} : metadata_.list_namespace_repositories(namespaces, last, n);
 
   http::Response response = json_response(200, json{{"repositories", page.names}});
   if (page.more) response.headers.set(field::link, next_link("/v2/_catalog", page.names.back(), n));

@@ -1,7 +1,9 @@
-// The OCI distribution API (/v2/). Each handler reads as parse, act,
-// respond; authorization joins between parse and act once identities exist.
+// The OCI distribution API (/v2/). Every request is authorized against
+// the account that owns the repository's namespace before its handler
+// runs; each handler then reads as parse, act, respond.
 #pragma once
 
+#include "api/access_gate.h"
 #include "api/registry_routes.h"
 #include "api/upload_sessions.h"
 #include "http/exchange.h"
@@ -27,15 +29,18 @@ struct RegistryLimits {
 
 class RegistryApi {
  public:
-  RegistryApi(metadata::MetadataStore& metadata, storage::BlobStore& blobs, RegistryLimits limits);
+  RegistryApi(metadata::MetadataStore& metadata, storage::BlobStore& blobs, AccessGate& gate, RegistryLimits limits);
 
   // Serves one request whose path starts with /v2. Throws core::Error for
   // every failure the client caused.
   void handle(http::Exchange& exchange);
 
  private:
+  // Authorizes the request for its endpoint and runs the handler.
+  void dispatch(http::Exchange& exchange, const RegistryRoute& route, const Caller& caller);
+
   void get_base(http::Exchange& exchange);
-  void get_catalog(http::Exchange& exchange);
+  void get_catalog(http::Exchange& exchange, const auth::Principal& principal);
   void get_tags(http::Exchange& exchange, const std::string& name);
 
   void get_manifest(http::Exchange& exchange, const std::string& name, const std::string& reference);
@@ -45,7 +50,7 @@ class RegistryApi {
   void get_blob(http::Exchange& exchange, const std::string& name, const std::string& digest);
   void delete_blob(http::Exchange& exchange, const std::string& name, const std::string& digest);
 
-  void start_upload(http::Exchange& exchange, const std::string& name);
+  void start_upload(http::Exchange& exchange, const std::string& name, const Caller& caller);
   void patch_upload(http::Exchange& exchange, const std::string& name, const std::string& id);
   void put_upload(http::Exchange& exchange, const std::string& name, const std::string& id);
   void get_upload(http::Exchange& exchange, const std::string& name, const std::string& id);
@@ -55,10 +60,11 @@ class RegistryApi {
 
   // Tries a cross-repository mount; returns false when the request falls
   // back to a new upload session.
-  bool try_mount(http::Exchange& exchange, const std::string& name);
+  bool try_mount(http::Exchange& exchange, const std::string& name, const Caller& caller);
 
   metadata::MetadataStore& metadata_;
   storage::BlobStore& blobs_;
+  AccessGate& gate_;
   UploadSessions uploads_;
   RegistryLimits limits_;
 };

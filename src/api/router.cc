@@ -10,6 +10,14 @@ void Router::handle(http::Exchange& exchange) {
     registry_.handle(exchange);
     return;
   }
+  if (path == "/oauth/token") {
+    tokens_.handle(exchange);
+    return;
+  }
+  if (path.starts_with("/api/v1/")) {
+    management_.handle(exchange);
+    return;
+  }
   if (path == "/healthz" || path == "/readyz") {
     http::Response response;
     response.headers.set(http::beast_http::field::content_type, "application/json");
@@ -18,7 +26,7 @@ void Router::handle(http::Exchange& exchange) {
     return;
   }
   throw core::Error(core::ErrorCode::kUnsupported, "no endpoint matches " + std::string(exchange.method_name()) + " " +
-                                                       std::string(path) + "; the registry API is under /v2/")
+                                                       std::string(path) + "; the registry API is under /v2/ and the management API under /api/v1/")
       .with_status(404);
 }
 

@@ -87,11 +87,14 @@ std::vector<core::Digest> required_digests(const http::Exchange& exchange) {
 
 }  // namespace
 
-bool RegistryApi::try_mount(http::Exchange& exchange, const std::string& name) {
+bool RegistryApi::try_mount(http::Exchange& exchange, const std::string& name, const Caller& caller) {
   auto from = exchange.query().get("from");
   auto digest = core::Digest::parse(exchange.query().get("mount").value_or(""));
-  // The spec falls back to a plain upload for every mount it cannot do.
+  // The spec falls back to a plain upload for every mount it cannot do,
+  // including a source the caller may not read: a 401 here would carry a
+  // second scope, which containers/image cannot parse.
   if (!from || !digest || !oci::is_valid_repository_name(*from)) return false;
+  if (!gate_.may_pull(caller, *from)) return false;
   auto blob = metadata_.find_repository_blob(*from, *digest);
   if (!blob) return false;
   if (!blobs_.stat(*digest)) {
@@ -110,9 +113,9 @@ bool RegistryApi::try_mount(http::Exchange& exchange, const std::string& name) {
   return true;
 }
 
-void RegistryApi::start_upload(http::Exchange& exchange, const std::string& name) {
+void RegistryApi::start_upload(http::Exchange& exchange, const std::string& name, const Caller& caller) {
   require_valid_name(name);
-  if (exchange.query().has("mount") && try_mount(exchange, name)) return;
+  if (exchange.query().has("mount") && try_mount(exchange, name, caller)) return;
 
   auto digest_text = exchange.query().get("digest");
   core::DigestAlgorithm algorithm = core::DigestAlgorithm::kSha256;

@@ -19,6 +19,9 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::kDenied: return "DENIED";
     case ErrorCode::kUnsupported: return "UNSUPPORTED";
     case ErrorCode::kTooManyRequests: return "TOOMANYREQUESTS";
+    case ErrorCode::kBadRequest: return "BAD_REQUEST";
+    case ErrorCode::kNotFound: return "NOT_FOUND";
+    case ErrorCode::kConflict: return "CONFLICT";
     case ErrorCode::kUnavailable: return "UNAVAILABLE";
     case ErrorCode::kUnknown: return "UNKNOWN";
   }
@@ -44,6 +47,9 @@ int default_http_status(ErrorCode code) {
     case ErrorCode::kDenied: return 403;
     case ErrorCode::kUnsupported: return 405;
     case ErrorCode::kTooManyRequests: return 429;
+    case ErrorCode::kBadRequest: return 400;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kConflict: return 409;
     case ErrorCode::kUnavailable: return 503;
     case ErrorCode::kUnknown: return 500;
   }

@@ -32,6 +32,10 @@ enum class ErrorCode {
   kDenied,
   kUnsupported,
   kTooManyRequests,
+  // Management API (/api/v1) errors that no registry code describes.
+  kBadRequest,
+  kNotFound,
+  kConflict,
   // Server faults (Docker's registry uses the same codes).
   kUnavailable,
   kUnknown,

@@ -259,8 +259,8 @@ class MetadataStore {
   // Returns false if the namespace does not exist.
   virtual bool set_namespace_public(const std::string& name, bool is_public) = 0;
   // Removes the namespace and, in the same transaction, every repository
-  // in it with its manifests, tags, blob links and upload sessions. The
-  // name becomes free. False if it did not exist.
+  // in it with its manifests, tags, blob links and upload sessions, and the
+  // policies granted on it. The name becomes free. False if it did not exist.
   virtual bool delete_namespace(const std::string& name) = 0;
   // Like list_repositories, restricted to repositories whose first path
   // component is one of `namespaces`.

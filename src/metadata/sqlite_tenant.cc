@@ -428,6 +428,12 @@ bool SqliteStore::delete_namespace(const std::string& name) {
     auto remove = connection.prepare("DELETE FROM uploads WHERE repository >= ? AND repository < ?");
     remove.bind(1, first).bind(2, end).run();
   }
+  {
+    // Grants on the old namespace must not apply to a namespace that later
+    // takes the same name.
+    auto remove = connection.prepare("DELETE FROM policies WHERE namespace_name = ?");
+    remove.bind(1, name).run();
+  }
   scope.commit();
   return true;
 }

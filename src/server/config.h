@@ -30,6 +30,17 @@ struct Config {
   std::int64_t database_connections = 8;
   std::int64_t cache_max_bytes = 64 * 1024 * 1024;
 
+  // Token authentication (docs/iam.md).
+  std::string auth_realm;  // empty: built from each request's Host
+  std::string auth_service = "registry";
+  std::string auth_issuer = "berth";
+  std::int64_t auth_token_lifetime_seconds = 900;
+  std::string auth_signing_key;   // empty: <data_dir>/keys/token-signing.pem
+  std::string auth_accepted_keys;  // comma-separated PEM files of earlier signing keys
+  std::int64_t auth_failed_login_limit = 10;
+  std::int64_t auth_failed_login_window_seconds = 60;
+  bool auth_bootstrap = true;  // create the account "default" on first start
+
   std::int64_t manifest_max_bytes = 4 * 1024 * 1024;
   std::int64_t page_max_entries = 1000;
   std::int64_t chunk_min_length = 5 * 1024 * 1024;

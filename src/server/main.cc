@@ -4,6 +4,9 @@
 #include "server/admin_verify.h"
 #include "server/config.h"
 #include "server/serve.h"
+#include "server/stores.h"
+#include "server/tenant_setup.h"
+#include "core/error.h"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -39,6 +42,34 @@ int main(int argc, char** argv) {
   verify->footer("Example: berthd admin verify --data ./data");
   verify->add_flag("--deep", deep, "also hash every blob (reads all data)");
 
+  server::AdminRequest request;
+  auto* account_create = admin->add_subcommand("account-create", "create an account");
+  account_create->add_option("NAME", request.name, "account name, unique in the region")->required();
+  account_create->add_option("--plan", request.plan, "lite (default) or standard");
+  auto* account_list = admin->add_subcommand("account-list", "list the accounts");
+  auto* user_create = admin->add_subcommand("user-create", "create a user in an account");
+  auto* serviceid_create = admin->add_subcommand("serviceid-create", "create a service ID in an account");
+  for (auto* command : {user_create, serviceid_create}) {
+    command->add_option("NAME", request.name, "name, unique in the account")->required();
+    command->add_option("--account", request.account, "account name")->required();
+    command->add_option("--description", request.description, "free text");
+  }
+  auto* policy_add = admin->add_subcommand("policy-add", "grant a role on the account or one namespace");
+  policy_add->add_option("--role", request.role, "Reader, Writer or Manager")->required();
+  policy_add->add_option("--namespace", request.namespace_name, "limit the role to this namespace");
+  auto* apikey_create = admin->add_subcommand("apikey-create", "create an API key and print it once");
+  apikey_create->add_option("--name", request.name, "key name (default admin-created)");
+  apikey_create->add_option("--description", request.description, "free text");
+  for (auto* command : {policy_add, apikey_create}) {
+    command->add_option("--account", request.account, "account name")->required();
+    command->add_option("--user", request.user, "the user's name");
+    command->add_option("--serviceid", request.service_id, "the service ID's name");
+  }
+  auto* namespace_add = admin->add_subcommand("namespace-add", "create a namespace in an account");
+  namespace_add->add_option("NAME", request.name, "4 to 30 of a-z, 0-9, - and _")->required();
+  namespace_add->add_option("--account", request.account, "account name")->required();
+  namespace_add->add_flag("--public", request.is_public, "let anyone pull from it without credentials");
+
   CLI11_PARSE(app, argc, argv);
 
   server::Config config;
@@ -52,6 +83,26 @@ int main(int argc, char** argv) {
 
   try {
     if (verify->parsed()) return server::verify_store(config, deep, std::cout);
+    if (admin->parsed()) {
+      server::Stores stores = server::open_stores(config);
+      metadata::MetadataStore& store = *stores.metadata;
+      try {
+        if (account_create->parsed()) return server::admin_account_create(store, request, std::cout);
+        if (account_list->parsed()) return server::admin_account_list(store, std::cout);
+        if (user_create->parsed()) {
+          return server::admin_identity_create(store, request, metadata::IdentityKind::kUser, std::cout);
+        }
+        if (serviceid_create->parsed()) {
+          return server::admin_identity_create(store, request, metadata::IdentityKind::kServiceId, std::cout);
+        }
+        if (policy_add->parsed()) return server::admin_policy_add(store, request, std::cout);
+        if (apikey_create->parsed()) return server::admin_apikey_create(store, request, std::cout);
+        if (namespace_add->parsed()) return server::admin_namespace_add(store, request, std::cout);
+      } catch (const core::Error& error) {
+        std::cerr << "berthd: " << error.what() << "\n";
+        return 2;
+      }
+    }
     (void)serve_command;
     return server::serve(config);
   } catch (const std::exception& error) {

@@ -1,10 +1,16 @@
 #include "server/serve.h"
 
+#include "api/access_gate.h"
+#include "api/management_api.h"
 #include "api/registry_api.h"
 #include "api/router.h"
+#include "api/token_endpoint.h"
+#include "auth/access_control.h"
+#include "auth/tokens.h"
 #include "core/logging.h"
 #include "http/server.h"
 #include "server/stores.h"
+#include "server/tenant_setup.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -60,8 +66,23 @@ int serve(const Config& config) {
   api::RegistryLimits limits{.manifest_max_bytes = static_cast<std::size_t>(config.manifest_max_bytes),
                              .page_max_entries = static_cast<std::size_t>(config.page_max_entries),
                              .chunk_min_length = static_cast<std::uint64_t>(config.chunk_min_length)};
-  api::RegistryApi registry(*stores.metadata, *stores.blobs, limits);
-  api::Router router(registry);
+  std::optional<std::string> initial_key;
+  if (config.auth_bootstrap) initial_key = bootstrap_default_account(*stores.metadata, config.data_dir);
+
+  auth::TokenService tokens(load_token_keys(config),
+                            auth::TokenSettings{.issuer = config.auth_issuer,
+                                                .service = config.auth_service,
+                                                .lifetime_seconds = config.auth_token_lifetime_seconds});
+  auth::AccessControl access(*stores.metadata);
+  api::AccessGate gate(access, tokens,
+                       api::AuthSettings{.realm = config.auth_realm,
+                                         .tls = !config.tls_certificate.empty(),
+                                         .failed_login_limit = static_cast<std::size_t>(config.auth_failed_login_limit),
+                                         .failed_login_window_seconds = config.auth_failed_login_window_seconds});
+  api::RegistryApi registry(*stores.metadata, *stores.blobs, gate, limits);
+  api::TokenEndpoint token_endpoint(gate);
+  api::ManagementApi management(*stores.metadata, gate);
+  api::Router router(registry, token_endpoint, management);
 
   http::ServerOptions options;
   options.listen = config.listen;
@@ -81,6 +102,15 @@ int serve(const Config& config) {
   std::string scheme = config.tls_certificate.empty() ? "http" : "https";
   std::string data_dir = std::filesystem::absolute(config.data_dir).lexically_normal().string();
   spdlog::info("berthd_started listen={}://{} data_dir={}", scheme, server.local_address(), core::log_value(data_dir));
+  if (initial_key) {
+    std::filesystem::path key_file = std::filesystem::path(data_dir) / "initial-apikey";
+    std::printf(
+        "Created account 'default' with user 'admin' (Manager on the account).\n"
+        "Its API key is shown only this once, and saved to %s (readable only by you):\n"
+        "  %s\n"
+        "Log in with: docker login -u iamapikey -p \"$(cat %s)\" %s\n",
+        key_file.c_str(), initial_key->c_str(), key_file.c_str(), server.local_address().c_str());
+  }
   std::printf("berthd listening on %s://%s (data in %s)\n", scheme.c_str(), server.local_address().c_str(),
               data_dir.c_str());
   std::fflush(stdout);

@@ -1,6 +1,7 @@
 """Test harness: starts berthd and Debian's docker-registry on loopback and
 talks HTTP to them. Every process a test starts is stopped by its PID."""
 
+import base64
 import http.client
 import json
 import os
@@ -63,9 +64,13 @@ class Server:
     def url(self):
         return f"http://{self.address}"
 
+    def open_connection(self, timeout):
+        """The connection that request() sends on; a TLS server returns an HTTPSConnection."""
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
     def request(self, method, path, body=None, headers=None, timeout=120):
         """Sends one request on a fresh connection and reads the response."""
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        connection = self.open_connection(timeout)
         try:
             connection.putrequest(method, path, skip_accept_encoding=True)
             headers = dict(headers or {})
@@ -128,7 +133,12 @@ class Berthd(Server):
         self.process = subprocess.Popen(
             [str(BERTHD), "--listen", self.listen, "--data", str(self.data_dir), *self.args],
             stdout=subprocess.PIPE, stderr=self.log, env=environment)
+        # The first start prints the initial API key before the address.
+        self.startup_output = ""
         line = self.process.stdout.readline().decode()
+        while line and not line.startswith("berthd listening on http"):
+            self.startup_output += line
+            line = self.process.stdout.readline().decode()
         if not line.startswith("berthd listening on http"):
             self.process.wait(timeout=10)
             self.process.stdout.close()
@@ -137,6 +147,50 @@ class Berthd(Server):
         self.port = int(line.split()[3].rsplit(":", 1)[1])
         self.wait_ready()
         return self
+
+    @property
+    def api_key(self):
+        """The Manager API key that berthd created on its first start."""
+        return (self.data_dir / "initial-apikey").read_text().strip()
+
+    def basic_auth(self, api_key=None):
+        """The Authorization value for an API key (default: the initial one)."""
+        secret = api_key or self.api_key
+        return "Basic " + base64.b64encode(f"iamapikey:{secret}".encode()).decode()
+
+    def request(self, method, path, body=None, headers=None, timeout=120, auth=True):
+        """Like Server.request, but logs in with the initial API key unless
+        `auth` is false or the headers carry their own Authorization. The
+        namespace of a /v2/ repository path is created first, so tests of
+        the distribution API can use any valid namespace name."""
+        headers = dict(headers or {})
+        if auth and "Authorization" not in headers:
+            headers["Authorization"] = self.basic_auth()
+            self.ensure_namespace_for(path)
+        return super().request(method, path, body, headers, timeout)
+
+    def ensure_namespace_for(self, path):
+        parts = path.split("?", 1)[0].split("/")
+        if len(parts) < 4 or parts[1] != "v2" or parts[2].startswith("_"):
+            return
+        namespace = parts[2]
+        created = getattr(self, "namespaces", set())
+        if namespace in created:
+            return
+        response = super().request("PUT", f"/api/v1/namespaces/{namespace}",
+                                   headers={"Authorization": self.basic_auth()})
+        # An invalid namespace name stays uncreated; the test sees the
+        # registry's own answer to its request.
+        if response.status in (200, 201):
+            created.add(namespace)
+            self.namespaces = created
+
+    def create_namespace(self, namespace):
+        response = super().request("PUT", f"/api/v1/namespaces/{namespace}",
+                                   headers={"Authorization": self.basic_auth()})
+        assert response.status in (200, 201), response
+        self.namespaces = getattr(self, "namespaces", set()) | {namespace}
+        return response
 
     def log_text(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -789,6 +789,25 @@ TEST_P(MetadataStoreContract, DeleteNamespaceRemovesUploads) {
   EXPECT_TRUE(store().find_upload("upload-4").has_value());
 }
 
+TEST_P(MetadataStoreContract, DeleteNamespaceRemovesItsPolicies) {
+  ASSERT_TRUE(store().create_account(account_record(kAccountA, "alpha")));
+  ASSERT_TRUE(store().create_identity(identity_record("User-1", kAccountA, IdentityKind::kUser, "ada")));
+  ASSERT_EQ(store().create_namespace(namespace_record("ns1", kAccountA), kManyNamespaces),
+            CreateNamespaceResult::kCreated);
+  ASSERT_EQ(store().create_namespace(namespace_record("ns10", kAccountA), kManyNamespaces),
+            CreateNamespaceResult::kCreated);
+  ASSERT_TRUE(store().create_policy(policy_record("policy-ns1", kAccountA, "User-1", "Writer", "ns1")));
+  ASSERT_TRUE(store().create_policy(policy_record("policy-ns10", kAccountA, "User-1", "Writer", "ns10")));
+  ASSERT_TRUE(store().create_policy(policy_record("policy-account", kAccountA, "User-1", "Reader", "")));
+
+  ASSERT_TRUE(store().delete_namespace("ns1"));
+
+  std::vector<std::string> remaining;
+  for (const auto& policy : store().identity_policies("User-1")) remaining.push_back(policy.id);
+  std::sort(remaining.begin(), remaining.end());
+  EXPECT_EQ(remaining, (std::vector<std::string>{"policy-account", "policy-ns10"}));
+}
+
 TEST_P(MetadataStoreContract, DeletedNamespaceCanBeRecreated) {
   ASSERT_TRUE(store().create_account(account_record(kAccountA, "alpha")));
   ASSERT_TRUE(store().create_account(account_record(kAccountB, "beta")));

@@ -644,12 +644,9 @@ TEST_F(AccessControlTest, IdentityIdForm) {
   EXPECT_EQ(identity_kind_name(IdentityKind::kServiceId), "serviceid");
 }
 
-// DISABLED: create_identity maps every false return of the store to
-// CONFLICT "the account already has a user named ...", but the store also
-// returns false when the account does not exist. For account id
-// "ffff...ff" (32 digits) and name "dave" the message is
-// "the account already has a user named 'dave'", which is untrue.
-TEST_F(AccessControlTest, DISABLED_IdentityForUnknownAccountNotFound) {
+// The store returns false both for a duplicate name and for a missing
+// account; only the first is a conflict.
+TEST_F(AccessControlTest, IdentityForUnknownAccountNotFound) {
   std::string message;
 
   EXPECT_EQ(error_code_of([&] {

@@ -306,7 +306,7 @@ TEST_F(LoadConfig, ConfigKeys) {
   EXPECT_THAT(keys, ::testing::Contains("log.level"));
   EXPECT_THAT(keys, ::testing::Contains("limits.chunk_min_length"));
   EXPECT_THAT(keys, ::testing::Contains("cache.max_bytes"));
-  EXPECT_EQ(keys.size(), 16u);
+  EXPECT_EQ(keys.size(), 25u);
 }
 
 }  // namespace

@@ -167,7 +167,12 @@ CommandResult run_command(const std::string& command) {
 
 bool openssl_available() { return run_command("command -v openssl").exit_status == 0; }
 
-std::string quote(const fs::path& path) { return "'" + path.string() + "'"; }
+std::string quote(const fs::path& path) {
+  std::string quoted = "'";
+  quoted += path.string();
+  quoted += "'";
+  return quoted;
+}
 
 // A new directory under testing::TempDir(), removed with its contents.
 class TempDirectory {
