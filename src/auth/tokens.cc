@@ -90,6 +90,32 @@ std::optional<std::string> TokenService::check_common(const json& claims, std::s
 }
 
 std::optional<AccessClaims> TokenService::verify_access(std::string_view token, std::string* problem) const {
+  std::string key(token);
+  {
+    std::lock_guard<std::mutex> lock(verified_mutex_);
+    auto it = verified_.find(key);
+    if (it != verified_.end()) {
+      if (it->second.expires_at + kClockLeeway > core::unix_now()) return it->second;
+      *problem = "expired";
+      return std::nullopt;
+    }
+  }
+
+  auto claims = decode_access(token, problem);
+  if (!claims) return std::nullopt;
+
+  std::lock_guard<std::mutex> lock(verified_mutex_);
+  if (verified_.emplace(key, *claims).second) {
+    verified_order_.push_back(std::move(key));
+    if (verified_order_.size() > kVerifiedCacheEntries) {
+      verified_.erase(verified_order_.front());
+      verified_order_.pop_front();
+    }
+  }
+  return claims;
+}
+
+std::optional<AccessClaims> TokenService::decode_access(std::string_view token, std::string* problem) const {
   auto claims = decode_jwt(token, keys_, problem);
   if (!claims) return std::nullopt;
   if (auto reason = check_common(*claims, kAccessKind)) {

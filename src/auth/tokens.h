@@ -8,8 +8,11 @@
 #include "auth/scope.h"
 
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace berth::auth {
@@ -66,9 +69,19 @@ class TokenService {
  private:
   // Checks the claims every token carries; returns the reason if invalid.
   std::optional<std::string> check_common(const nlohmann::json& claims, std::string_view kind) const;
+  std::optional<AccessClaims> decode_access(std::string_view token, std::string* problem) const;
 
   KeySet keys_;
   TokenSettings settings_;
+
+  // Access tokens whose signature was verified, so that a client sending
+  // the same token on every request pays for one ECDSA verification, not
+  // one per request. Tokens never change, so an entry stays true until the
+  // token expires, which lookups check.
+  static constexpr std::size_t kVerifiedCacheEntries = 4096;
+  mutable std::mutex verified_mutex_;
+  mutable std::unordered_map<std::string, AccessClaims> verified_;
+  mutable std::deque<std::string> verified_order_;  // oldest first, for eviction
 };
 
 }  // namespace berth::auth

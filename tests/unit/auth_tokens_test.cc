@@ -459,5 +459,49 @@ TEST(AccessClaimsAllows, NoAccess) {
   EXPECT_FALSE(claims.allows("repository", "team/app", "pull"));
 }
 
+
+// verify_access keeps tokens it verified; the cache must never let a
+// changed token through or change what a token grants.
+TEST_F(TokenServiceTest, RepeatedVerificationSameClaims) {
+  Principal principal = test_principal();
+  std::string token = service_.issue_access(&principal, {{"repository", "team/app", {"pull"}}}).token;
+  std::string problem;
+
+  auto first = service_.verify_access(token, &problem);
+  auto second = service_.verify_access(token, &problem);
+
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(first->subject, second->subject);
+  EXPECT_EQ(first->access, second->access);
+  EXPECT_EQ(first->expires_at, second->expires_at);
+}
+
+TEST_F(TokenServiceTest, CachedTokenChangedStillRejected) {
+  Principal principal = test_principal();
+  std::string token = service_.issue_access(&principal, {{"repository", "team/app", {"pull"}}}).token;
+  std::string problem;
+  ASSERT_TRUE(service_.verify_access(token, &problem).has_value());
+
+  std::string changed = token;
+  changed[changed.size() - 2] = changed[changed.size() - 2] == 'A' ? 'B' : 'A';
+
+  EXPECT_FALSE(service_.verify_access(changed, &problem).has_value());
+  EXPECT_FALSE(service_.verify_access(token + "x", &problem).has_value());
+  EXPECT_TRUE(service_.verify_access(token, &problem).has_value());
+}
+
+TEST_F(TokenServiceTest, CacheEvictionKeepsVerifying) {
+  Principal principal = test_principal();
+  std::string first = service_.issue_access(&principal, {}).token;
+  std::string problem;
+  ASSERT_TRUE(service_.verify_access(first, &problem).has_value());
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(service_.verify_access(service_.issue_access(&principal, {}).token, &problem).has_value());
+  }
+
+  EXPECT_TRUE(service_.verify_access(first, &problem).has_value());
+}
+
 }  // namespace
 }  // namespace berth::auth
