@@ -11,6 +11,12 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 class BadInputTest(BerthdTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Requests on raw sockets skip the harness, which creates namespaces on first use.
+        cls.berthd.create_namespace("badinput")
+
     def setUp(self):
         self.catalog_before = self.catalog()
 
@@ -41,6 +47,7 @@ class BadInputTest(BerthdTestCase):
             "empty_component": "library//busybox",
             "leading_separator": "library/-busybox",
             "too_long": "a" * 256,
+            "too_long_in_namespace": "badinput/" + "a" * 247,
         }
         for case, name in names.items():
             with self.subTest(case=case):
@@ -54,7 +61,8 @@ class BadInputTest(BerthdTestCase):
         self.assertEqual(self.upload_dirs(), [])
 
     def test_name_of_255_characters_accepted(self):
-        name = "/".join(["a" * 127, "b" * 127])
+        # A namespace has at most 30 characters, so the length is in the components after it.
+        name = "/".join(["badinput", "b" * 127, "c" * 118])
         self.assertEqual(len(name), 255)
         response = self.berthd.request("POST", f"/v2/{name}/blobs/uploads/")
         self.assertEqual(response.status, 202, response)
@@ -63,21 +71,21 @@ class BadInputTest(BerthdTestCase):
     # --- Tags --------------------------------------------------------------
 
     def test_invalid_tags_rejected(self):
-        config = push_blob(self.berthd, "bad/tags", b"{}")
+        config = push_blob(self.berthd, "badinput/tags", b"{}")
         manifest = image_manifest(config, 2, [])
         for case, tag in {"130_chars": "t" * 130, "leading_dot": ".hidden", "leading_dash": "-x"}.items():
             with self.subTest(case=case):
-                response = self.berthd.request("PUT", f"/v2/bad/tags/manifests/{tag}", body=manifest,
+                response = self.berthd.request("PUT", f"/v2/badinput/tags/manifests/{tag}", body=manifest,
                                                headers={"Content-Type": OCI_MANIFEST})
                 self.assert_error(response, 400, "TAG_INVALID")
-        self.assertEqual(self.berthd.request("GET", "/v2/bad/tags/tags/list").json()["tags"], [])
-        self.assertEqual(self.berthd.request("GET", f"/v2/bad/tags/manifests/{sha256_digest(manifest)}").status, 404)
+        self.assertEqual(self.berthd.request("GET", "/v2/badinput/tags/tags/list").json()["tags"], [])
+        self.assertEqual(self.berthd.request("GET", f"/v2/badinput/tags/manifests/{sha256_digest(manifest)}").status, 404)
 
     def test_tag_of_128_characters_accepted(self):
-        config = push_blob(self.berthd, "bad/longtag", b"{}")
+        config = push_blob(self.berthd, "badinput/longtag", b"{}")
         manifest = image_manifest(config, 2, [])
         tag = "t" * 128
-        response = self.berthd.request("PUT", f"/v2/bad/longtag/manifests/{tag}", body=manifest,
+        response = self.berthd.request("PUT", f"/v2/badinput/longtag/manifests/{tag}", body=manifest,
                                        headers={"Content-Type": OCI_MANIFEST})
         self.assertEqual(response.status, 201, response)
 
@@ -93,64 +101,64 @@ class BadInputTest(BerthdTestCase):
 
     def test_malformed_json_manifest(self):
         body = b'{"schemaVersion": 2, "config": '
-        self.assert_error(self.put_manifest("bad/json", "v1", body), 400, "MANIFEST_INVALID")
-        self.assert_no_manifest("bad/json", body)
-        self.assertNotIn("bad/json", self.catalog())
+        self.assert_error(self.put_manifest("badinput/json", "v1", body), 400, "MANIFEST_INVALID")
+        self.assert_no_manifest("badinput/json", body)
+        self.assertNotIn("badinput/json", self.catalog())
 
     def test_unknown_manifest_media_type(self):
-        config = push_blob(self.berthd, "bad/mediatype", b"{}")
+        config = push_blob(self.berthd, "badinput/mediatype", b"{}")
         body = image_manifest(config, 2, [])
-        response = self.put_manifest("bad/mediatype", "v1", body, content_type="application/vnd.example.unknown+json")
+        response = self.put_manifest("badinput/mediatype", "v1", body, content_type="application/vnd.example.unknown+json")
         self.assert_error(response, 400, "MANIFEST_INVALID")
-        self.assert_no_manifest("bad/mediatype", body)
+        self.assert_no_manifest("badinput/mediatype", body)
 
     def test_schema1_manifest_rejected(self):
-        body = json.dumps({"schemaVersion": 1, "name": "bad/schema1", "tag": "v1", "fsLayers": []}).encode()
-        response = self.put_manifest("bad/schema1", "v1", body,
+        body = json.dumps({"schemaVersion": 1, "name": "badinput/schema1", "tag": "v1", "fsLayers": []}).encode()
+        response = self.put_manifest("badinput/schema1", "v1", body,
                                      content_type="application/vnd.docker.distribution.manifest.v1+prettyjws")
         self.assert_error(response, 400, "MANIFEST_INVALID")
         self.assertIn("schema 1", response.json()["errors"][0]["message"])
 
     def test_missing_referenced_blob(self):
-        config = push_blob(self.berthd, "bad/missing", b"{}")
+        config = push_blob(self.berthd, "badinput/missing", b"{}")
         absent = sha256_digest(b"never uploaded")
         body = image_manifest(config, 2, [(absent, 14)])
-        response = self.put_manifest("bad/missing", "v1", body)
+        response = self.put_manifest("badinput/missing", "v1", body)
         self.assert_error(response, 400, "MANIFEST_BLOB_UNKNOWN")
         self.assertEqual(response.json()["errors"][0]["detail"], {"digest": absent})
-        self.assert_no_manifest("bad/missing", body)
-        self.assertEqual(self.berthd.request("GET", "/v2/bad/missing/tags/list").json()["tags"], [])
+        self.assert_no_manifest("badinput/missing", body)
+        self.assertEqual(self.berthd.request("GET", "/v2/badinput/missing/tags/list").json()["tags"], [])
 
     def test_blob_of_other_repository_not_usable(self):
-        layer = push_blob(self.berthd, "bad/owner", b"layer of another repository")
-        config = push_blob(self.berthd, "bad/borrower", b"{}")
+        layer = push_blob(self.berthd, "badinput/owner", b"layer of another repository")
+        config = push_blob(self.berthd, "badinput/borrower", b"{}")
         body = image_manifest(config, 2, [(layer, 27)])
-        self.assert_error(self.put_manifest("bad/borrower", "v1", body), 400, "MANIFEST_BLOB_UNKNOWN")
+        self.assert_error(self.put_manifest("badinput/borrower", "v1", body), 400, "MANIFEST_BLOB_UNKNOWN")
 
     def test_manifest_digest_mismatch_in_url(self):
-        config = push_blob(self.berthd, "bad/urldigest", b"{}")
+        config = push_blob(self.berthd, "badinput/urldigest", b"{}")
         body = image_manifest(config, 2, [])
         wrong = sha256_digest(b"something else")
-        self.assert_error(self.put_manifest("bad/urldigest", wrong, body), 400, "DIGEST_INVALID")
-        self.assert_no_manifest("bad/urldigest", body)
+        self.assert_error(self.put_manifest("badinput/urldigest", wrong, body), 400, "DIGEST_INVALID")
+        self.assert_no_manifest("badinput/urldigest", body)
 
     def test_manifest_of_5_mib_rejected(self):
-        config = push_blob(self.berthd, "bad/huge", b"{}")
+        config = push_blob(self.berthd, "badinput/huge", b"{}")
         padding = "x" * (5 * 1024 * 1024)
         body = image_manifest(config, 2, [], extra={"annotations": {"padding": padding}})
-        response = self.put_manifest("bad/huge", "v1", body)
+        response = self.put_manifest("badinput/huge", "v1", body)
         self.assert_error(response, 413, "MANIFEST_INVALID")
-        self.assert_no_manifest("bad/huge", body)
+        self.assert_no_manifest("badinput/huge", body)
         # The server stays usable after closing that connection.
         self.assertEqual(self.berthd.request("GET", "/v2/").status, 200)
 
     def test_manifest_just_under_limit_accepted(self):
-        config = push_blob(self.berthd, "bad/large", b"{}")
+        config = push_blob(self.berthd, "badinput/large", b"{}")
         empty = image_manifest(config, 2, [], extra={"annotations": {"padding": ""}})
         padding = "x" * (4 * 1024 * 1024 - len(empty))
         body = image_manifest(config, 2, [], extra={"annotations": {"padding": padding}})
         self.assertEqual(len(body), 4 * 1024 * 1024)
-        self.assertEqual(self.put_manifest("bad/large", "v1", body).status, 201)
+        self.assertEqual(self.put_manifest("badinput/large", "v1", body).status, 201)
 
     # --- Digests and uploads ------------------------------------------------
 
@@ -160,13 +168,13 @@ class BadInputTest(BerthdTestCase):
         return response.header("Location")
 
     def test_wrong_digest_stores_nothing(self):
-        location = self.start_upload("bad/wrongdigest")
+        location = self.start_upload("badinput/wrongdigest")
         claimed = sha256_digest(b"other content")
         response = self.berthd.request("PUT", f"{location}?digest={claimed}", body=b"actual content")
         self.assert_error(response, 400, "DIGEST_INVALID")
-        self.assertEqual(self.berthd.request("HEAD", f"/v2/bad/wrongdigest/blobs/{claimed}").status, 404)
+        self.assertEqual(self.berthd.request("HEAD", f"/v2/badinput/wrongdigest/blobs/{claimed}").status, 404)
         actual = sha256_digest(b"actual content")
-        self.assertEqual(self.berthd.request("HEAD", f"/v2/bad/wrongdigest/blobs/{actual}").status, 404)
+        self.assertEqual(self.berthd.request("HEAD", f"/v2/badinput/wrongdigest/blobs/{actual}").status, 404)
         # The failed session is gone with its data.
         self.assert_error(self.berthd.request("GET", location), 404, "BLOB_UPLOAD_UNKNOWN")
         self.assertEqual(self.upload_dirs(), [])
@@ -175,17 +183,17 @@ class BadInputTest(BerthdTestCase):
         for case, digest in {"no_algorithm": "abc", "short_hex": "sha256:abc", "upper_hex": "sha256:" + "A" * 64,
                              "unknown_algorithm": "md5:" + "a" * 32, "totallywrong": "sha256:totallywrong"}.items():
             with self.subTest(case=case):
-                self.assert_error(self.berthd.request("GET", f"/v2/bad/digests/blobs/{digest}"), 400, "DIGEST_INVALID")
-                location = self.start_upload("bad/digests")
+                self.assert_error(self.berthd.request("GET", f"/v2/badinput/digests/blobs/{digest}"), 400, "DIGEST_INVALID")
+                location = self.start_upload("badinput/digests")
                 response = self.berthd.request("PUT", f"{location}?digest={digest}", body=b"data")
                 self.assert_error(response, 400, "DIGEST_INVALID")
                 self.berthd.request("DELETE", location)
-        response = self.berthd.request("POST", "/v2/bad/digests/blobs/uploads/?digest=sha256:nope", body=b"data")
+        response = self.berthd.request("POST", "/v2/badinput/digests/blobs/uploads/?digest=sha256:nope", body=b"data")
         self.assert_error(response, 400, "DIGEST_INVALID")
         self.assertEqual(self.upload_dirs(), [])
 
     def test_missing_digest_parameter(self):
-        location = self.start_upload("bad/nodigest")
+        location = self.start_upload("badinput/nodigest")
         self.assert_error(self.berthd.request("PUT", location, body=b"data"), 400, "DIGEST_INVALID")
         self.berthd.request("DELETE", location)
 
@@ -194,19 +202,20 @@ class BadInputTest(BerthdTestCase):
         only `sent`, then closes the connection."""
         with socket.create_connection((self.berthd.host, self.berthd.port), timeout=30) as connection:
             connection.sendall(f"PATCH {path} HTTP/1.1\r\nHost: {self.berthd.address}\r\n"
+                               f"Authorization: {self.berthd.basic_auth()}\r\n"
                                f"Content-Type: application/octet-stream\r\n"
                                f"Content-Length: {declared_length}\r\n\r\n".encode() + sent)
             connection.shutdown(socket.SHUT_WR)
             connection.recv(65536)
 
     def test_truncated_upload_visible_as_partial_session_only(self):
-        location = self.start_upload("bad/truncated")
+        location = self.start_upload("badinput/truncated")
         data = os.urandom(200_000)
         self.send_truncated(location, len(data), data[:50_000])
         digest = sha256_digest(data)
 
         # Nothing is a blob; the session reports what arrived and continues.
-        self.assertEqual(self.berthd.request("HEAD", f"/v2/bad/truncated/blobs/{digest}").status, 404)
+        self.assertEqual(self.berthd.request("HEAD", f"/v2/badinput/truncated/blobs/{digest}").status, 404)
         deadline = time.monotonic() + 10
         while True:
             status = self.berthd.request("GET", location)
@@ -220,14 +229,15 @@ class BadInputTest(BerthdTestCase):
         self.assertEqual(response.status, 202, response)
         response = self.berthd.request("PUT", f"{location}?digest={digest}")
         self.assertEqual(response.status, 201, response)
-        self.assertEqual(self.berthd.request("GET", f"/v2/bad/truncated/blobs/{digest}").body, data)
+        self.assertEqual(self.berthd.request("GET", f"/v2/badinput/truncated/blobs/{digest}").body, data)
 
     def test_truncated_monolithic_upload_leaves_nothing(self):
         data = os.urandom(100_000)
         digest = sha256_digest(data)
         with socket.create_connection((self.berthd.host, self.berthd.port), timeout=30) as connection:
-            connection.sendall(f"POST /v2/bad/monolithic/blobs/uploads/?digest={digest} HTTP/1.1\r\n"
-                               f"Host: {self.berthd.address}\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+            connection.sendall(f"POST /v2/badinput/monolithic/blobs/uploads/?digest={digest} HTTP/1.1\r\n"
+                               f"Host: {self.berthd.address}\r\nAuthorization: {self.berthd.basic_auth()}\r\n"
+                               f"Content-Length: {len(data)}\r\n\r\n".encode()
                                + data[:30_000])
             connection.shutdown(socket.SHUT_WR)
             connection.recv(65536)
@@ -235,11 +245,11 @@ class BadInputTest(BerthdTestCase):
         while self.upload_dirs() and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertEqual(self.upload_dirs(), [])
-        self.assertEqual(self.berthd.request("HEAD", f"/v2/bad/monolithic/blobs/{digest}").status, 404)
-        self.assertNotIn("bad/monolithic", self.catalog())
+        self.assertEqual(self.berthd.request("HEAD", f"/v2/badinput/monolithic/blobs/{digest}").status, 404)
+        self.assertNotIn("badinput/monolithic", self.catalog())
 
     def test_out_of_order_chunk(self):
-        location = self.start_upload("bad/order")
+        location = self.start_upload("badinput/order")
         first = self.berthd.request("PATCH", location, body=b"a" * 10, headers={"Content-Range": "0-9"})
         self.assertEqual(first.status, 202, first)
 
@@ -255,18 +265,18 @@ class BadInputTest(BerthdTestCase):
         self.berthd.request("DELETE", location)
 
     def test_content_range_length_mismatch(self):
-        location = self.start_upload("bad/size")
+        location = self.start_upload("badinput/size")
         response = self.berthd.request("PATCH", location, body=b"a" * 10, headers={"Content-Range": "0-19"})
         self.assert_error(response, 400, "SIZE_INVALID")
         self.assertEqual(self.berthd.request("GET", location).header("Range"), "0-0")
         self.berthd.request("DELETE", location)
 
     def test_range_beyond_blob(self):
-        digest = push_blob(self.berthd, "bad/range", b"0123456789")
-        response = self.berthd.request("GET", f"/v2/bad/range/blobs/{digest}", headers={"Range": "bytes=10-20"})
+        digest = push_blob(self.berthd, "badinput/range", b"0123456789")
+        response = self.berthd.request("GET", f"/v2/badinput/range/blobs/{digest}", headers={"Range": "bytes=10-20"})
         self.assert_error(response, 416, "UNSUPPORTED")
         self.assertEqual(response.header("Content-Range"), "bytes */10")
-        response = self.berthd.request("GET", f"/v2/bad/range/blobs/{digest}", headers={"Range": "bytes=4-100"})
+        response = self.berthd.request("GET", f"/v2/badinput/range/blobs/{digest}", headers={"Range": "bytes=4-100"})
         self.assertEqual(response.status, 206, response)
         self.assertEqual(response.body, b"456789")
         self.assertEqual(response.header("Content-Range"), "bytes 4-9/10")
@@ -274,42 +284,42 @@ class BadInputTest(BerthdTestCase):
     def test_unknown_upload_ids(self):
         for upload_id in ["00000000-0000-4000-8000-000000000000", "not-a-uuid", "..%2F..%2Fberth.db"]:
             with self.subTest(upload_id=upload_id):
-                path = f"/v2/bad/ids/blobs/uploads/{upload_id}"
+                path = f"/v2/badinput/ids/blobs/uploads/{upload_id}"
                 self.assert_error(self.berthd.request("GET", path), 404, "BLOB_UPLOAD_UNKNOWN")
                 self.assert_error(self.berthd.request("PATCH", path, body=b"x"), 404, "BLOB_UPLOAD_UNKNOWN")
 
     def test_session_of_other_repository_unknown(self):
-        location = self.start_upload("bad/session-a")
-        other = location.replace("bad/session-a", "bad/session-b")
+        location = self.start_upload("badinput/session-a")
+        other = location.replace("badinput/session-a", "badinput/session-b")
         self.assert_error(self.berthd.request("PATCH", other, body=b"x"), 404, "BLOB_UPLOAD_UNKNOWN")
         self.berthd.request("DELETE", location)
 
     def test_unknown_routes_and_methods(self):
-        self.assert_error(self.berthd.request("GET", "/v2/bad/routes/nothing"), 404, "UNSUPPORTED")
+        self.assert_error(self.berthd.request("GET", "/v2/badinput/routes/nothing"), 404, "UNSUPPORTED")
         self.assert_error(self.berthd.request("GET", "/v3/"), 404, "UNSUPPORTED")
-        response = self.berthd.request("POST", "/v2/bad/routes/manifests/v1", body=b"")
+        response = self.berthd.request("POST", "/v2/badinput/routes/manifests/v1", body=b"")
         self.assert_error(response, 405, "UNSUPPORTED")
         self.assertEqual(response.header("Allow"), "GET, HEAD, PUT, DELETE")
 
     def test_bad_page_size(self):
-        push_image(self.berthd, "bad/pages", "v1")
+        push_image(self.berthd, "badinput/pages", "v1")
         for n in ["-1", "abc", ""]:
             with self.subTest(n=n):
-                response = self.berthd.request("GET", f"/v2/bad/pages/tags/list?n={n}")
+                response = self.berthd.request("GET", f"/v2/badinput/pages/tags/list?n={n}")
                 self.assert_error(response, 400, "UNSUPPORTED")
-        self.assertEqual(self.berthd.request("GET", "/v2/bad/pages/tags/list?n=100000000").json()["tags"], ["v1"])
+        self.assertEqual(self.berthd.request("GET", "/v2/badinput/pages/tags/list?n=100000000").json()["tags"], ["v1"])
 
     def test_delete_of_blob_in_use_rejected(self):
-        manifest, digest = push_image(self.berthd, "bad/inuse", "v1", layer_data=b"layer in use")
+        manifest, digest = push_image(self.berthd, "badinput/inuse", "v1", layer_data=b"layer in use")
         layer = sha256_digest(b"layer in use")
-        response = self.berthd.request("DELETE", f"/v2/bad/inuse/blobs/{layer}")
+        response = self.berthd.request("DELETE", f"/v2/badinput/inuse/blobs/{layer}")
         self.assert_error(response, 405, "UNSUPPORTED")
         self.assertIn(digest, response.json()["errors"][0]["message"])
-        self.assertEqual(self.berthd.request("GET", f"/v2/bad/inuse/blobs/{layer}").body, b"layer in use")
+        self.assertEqual(self.berthd.request("GET", f"/v2/badinput/inuse/blobs/{layer}").body, b"layer in use")
 
-        self.assertEqual(self.berthd.request("DELETE", f"/v2/bad/inuse/manifests/{digest}").status, 202)
-        self.assertEqual(self.berthd.request("DELETE", f"/v2/bad/inuse/blobs/{layer}").status, 202)
-        self.assertEqual(self.berthd.request("HEAD", f"/v2/bad/inuse/blobs/{layer}").status, 404)
+        self.assertEqual(self.berthd.request("DELETE", f"/v2/badinput/inuse/manifests/{digest}").status, 202)
+        self.assertEqual(self.berthd.request("DELETE", f"/v2/badinput/inuse/blobs/{layer}").status, 202)
+        self.assertEqual(self.berthd.request("HEAD", f"/v2/badinput/inuse/blobs/{layer}").status, 404)
 
     def test_store_clean_after_bad_input(self):
         self.test_wrong_digest_stores_nothing()

@@ -19,9 +19,11 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 def open_request(server, method, path, length, headers=None):
-    """Opens a connection and sends a request head announcing `length` body bytes."""
+    """Opens a connection and sends a request head, with the server's API key,
+    announcing `length` body bytes."""
     connection = socket.create_connection((server.host, server.port), timeout=60)
-    head = f"{method} {path} HTTP/1.1\r\nHost: {server.address}\r\nContent-Length: {length}\r\n"
+    head = (f"{method} {path} HTTP/1.1\r\nHost: {server.address}\r\nAuthorization: {server.basic_auth()}\r\n"
+            f"Content-Length: {length}\r\n")
     for name, value in (headers or {}).items():
         head += f"{name}: {value}\r\n"
     connection.sendall((head + "\r\n").encode())
