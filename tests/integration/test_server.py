@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import ssl
+import stat
 import subprocess
 import tempfile
 import time
@@ -22,7 +23,8 @@ def run_berthd(*args, env=None, timeout=10):
 
 
 class TlsBerthd(Berthd):
-    """berthd serving HTTPS with a self-signed certificate for 127.0.0.1."""
+    """berthd serving HTTPS with a self-signed certificate for 127.0.0.1.
+    request() and the harness's helpers talk HTTPS to it."""
 
     def __init__(self, data_dir, certificate, key):
         super().__init__(data_dir)
@@ -30,25 +32,8 @@ class TlsBerthd(Berthd):
         self.context = ssl.create_default_context(cafile=str(certificate))
         self.env = {"BERTH_TLS_CERTIFICATE": str(certificate), "BERTH_TLS_KEY": str(key)}
 
-    def https_get(self, path):
-        connection = http.client.HTTPSConnection(self.host, self.port, context=self.context, timeout=30)
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
-
-    def wait_ready(self, timeout=30):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.https_get("/v2/")
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    def open_connection(self, timeout):
+        return http.client.HTTPSConnection(self.host, self.port, context=self.context, timeout=timeout)
 
 
 class ServerProcessTest(unittest.TestCase):
@@ -102,11 +87,13 @@ class ServerProcessTest(unittest.TestCase):
     def test_access_log_line_per_request(self):
         server = Berthd(self.workdir / "data").start()
         try:
+            # The namespace exists, so the last request gets 404 rather than 403 DENIED.
+            server.create_namespace("missing")
             server.request("GET", "/v2/")
             server.request("GET", "/v2/missing/tags/list")
         finally:
             server.stop()
-        # The harness's readiness probe made the first requests.
+        # The harness's readiness probe and create_namespace made the first requests.
         access = [line for line in server.log_text().splitlines() if " access " in line][-2:]
         self.assertIn("method=GET target=/v2/ status=200", access[0])
         self.assertIn("method=GET target=/v2/missing/tags/list status=404", access[1])
@@ -154,8 +141,12 @@ class ServerProcessTest(unittest.TestCase):
                         "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
         server = TlsBerthd(self.workdir / "data", certificate, key).start()
         try:
-            status, body = server.https_get("/v2/")
-            self.assertEqual((status, body), (200, b"{}"))
+            response = server.request("GET", "/v2/")
+            self.assertEqual((response.status, response.body), (200, b"{}"))
+            # The token realm that clients follow is on HTTPS as well.
+            anonymous = server.request("GET", "/v2/", auth=False)
+            self.assertEqual(anonymous.status, 401, anonymous)
+            self.assertIn(f'realm="https://{server.address}/oauth/token"', anonymous.header("WWW-Authenticate"))
             # Plain HTTP on the TLS port fails instead of hanging.
             with self.assertRaises((OSError, http.client.HTTPException)):
                 plain = http.client.HTTPConnection(server.host, server.port, timeout=5)
@@ -167,17 +158,44 @@ class ServerProcessTest(unittest.TestCase):
             shutil.copy(certificate, certs / "ca.crt")
             layout = self.workdir / "layout"
             self.make_layout(layout)
-            result = subprocess.run(["skopeo", "copy", "-q", "--dest-cert-dir", str(certs), f"oci:{layout}:v1",
-                                     f"docker://{server.address}/tls/image:v1"], capture_output=True, text=True)
+            server.create_namespace("tls-test")
+            result = subprocess.run(["skopeo", "copy", "-q", "--dest-cert-dir", str(certs),
+                                     "--dest-creds", f"iamapikey:{server.api_key}", f"oci:{layout}:v1",
+                                     f"docker://{server.address}/tls-test/image:v1"], capture_output=True, text=True)
             self.assertEqual(result.returncode, 0, result.stderr)
-            status, _ = server.https_get("/v2/tls/image/manifests/v1")
-            self.assertEqual(status, 200)
+            response = server.request("GET", "/v2/tls-test/image/manifests/v1")
+            self.assertEqual(response.status, 200, response)
         finally:
             server.stop()
 
     def make_layout(self, layout):
         subprocess.run(["umoci", "init", "--layout", str(layout)], check=True)
         subprocess.run(["umoci", "new", "--image", f"{layout}:v1"], check=True)
+
+    # --- First start ---------------------------------------------------------
+
+    def test_first_start_prints_and_saves_api_key(self):
+        key_file = self.workdir / "data" / "initial-apikey"
+        server = Berthd(self.workdir / "data").start()
+        try:
+            api_key = key_file.read_text().strip()
+            self.assertTrue(api_key, f"{key_file} is empty")
+            self.assertEqual(stat.S_IMODE(key_file.stat().st_mode), 0o600)
+            self.assertIn(api_key, server.startup_output)
+            response = server.request("GET", "/v2/", headers={"Authorization": server.basic_auth(api_key)})
+            self.assertEqual(response.status, 200, response)
+        finally:
+            server.stop()
+        self.assertNotIn(api_key, server.log_text(), "the API key must not be logged")
+
+        server = Berthd(self.workdir / "data").start()
+        try:
+            self.assertEqual(server.startup_output, "", "a second start must not print an API key")
+            self.assertEqual(key_file.read_text().strip(), api_key)
+            self.assertEqual(server.request("GET", "/v2/").status, 200)
+        finally:
+            server.stop()
+        self.assertNotIn(api_key, server.log_text(), "the API key must not be logged")
 
     # --- Restarts and stops ------------------------------------------------
 
@@ -206,11 +224,14 @@ class ServerProcessTest(unittest.TestCase):
         location = server.request("POST", "/v2/graceful/blob/blobs/uploads/").header("Location")
 
         busy = socket.create_connection((server.host, server.port), timeout=30)
-        busy.sendall(f"PATCH {location} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n\r\n".encode())
+        busy.sendall(f"PATCH {location} HTTP/1.1\r\nHost: x\r\nAuthorization: {server.basic_auth()}\r\n"
+                     f"Content-Length: {len(data)}\r\n\r\n".encode())
         busy.sendall(data[:1024 * 1024])
         idle = http.client.HTTPConnection(server.host, server.port, timeout=30)
-        idle.request("GET", "/v2/")
-        idle.getresponse().read()
+        idle.request("GET", "/v2/", headers={"Authorization": server.basic_auth()})
+        idle_response = idle.getresponse()
+        idle_response.read()
+        self.assertEqual(idle_response.status, 200)
         time.sleep(0.2)
 
         server.process.send_signal(signal.SIGTERM)
@@ -241,7 +262,8 @@ class ServerProcessTest(unittest.TestCase):
         server = Berthd(self.workdir / "data", args=["--config", str(config)]).start()
         location = server.request("POST", "/v2/graceful/stalled/blobs/uploads/").header("Location")
         stalled = socket.create_connection((server.host, server.port), timeout=30)
-        stalled.sendall(f"PATCH {location} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n".encode() + b"x" * 1000)
+        stalled.sendall(f"PATCH {location} HTTP/1.1\r\nHost: x\r\nAuthorization: {server.basic_auth()}\r\n"
+                        f"Content-Length: 1000000\r\n\r\n".encode() + b"x" * 1000)
         time.sleep(0.2)
 
         started = time.monotonic()
