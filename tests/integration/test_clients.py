@@ -6,6 +6,15 @@ compare every manifest and blob with the source. Each test class starts its
 own berthd on a fresh data directory and ends every round trip with
 `berthd admin verify`.
 
+berthd requires credentials. Each class creates the namespaces that its
+repositories use and logs in with the client's own login command, the user
+name iamapikey and the API key that berthd wrote on its first start. The
+containers/image tools (skopeo, podman, buildah) share an auth file in the
+class's temporary directory through REGISTRY_AUTH_FILE, and docker keeps its
+login in a private DOCKER_CONFIG, so no login reaches the machine's own
+credential files. Each of skopeo, podman and docker also checks that a login
+with a wrong key fails with 401 and that one with the right key succeeds.
+
 podman, buildah and dockerd keep their storage in the class's temporary
 directory and use the vfs storage driver. podman and buildah run without a
 daemon. skopeo 1.9.3 has no option for its blob-info cache, so as root it
@@ -56,19 +65,21 @@ def output_tail(text, lines=40):
     return "\n".join(text.splitlines()[-lines:])
 
 
-def run_command(args, env=None, timeout=CLIENT_TIMEOUT):
+def run_command(args, env=None, timeout=CLIENT_TIMEOUT, input=None):
     """Run a client command and return its CompletedProcess (stdout as bytes, stderr as text).
 
-    subprocess.run kills the command when it exceeds `timeout`.
+    `input` (bytes) goes to the command's standard input. subprocess.run kills the command
+    when it exceeds `timeout`.
     """
-    result = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=timeout)
+    result = subprocess.run(args, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            timeout=timeout)
     result.stderr = result.stderr.decode(errors="replace")
     return result
 
 
-def check_command(args, env=None, timeout=CLIENT_TIMEOUT):
+def check_command(args, env=None, timeout=CLIENT_TIMEOUT, input=None):
     """Run a client command and return its stdout as bytes. Raise AssertionError if it fails."""
-    result = run_command(args, env=env, timeout=timeout)
+    result = run_command(args, env=env, timeout=timeout, input=input)
     if result.returncode != 0:
         raise AssertionError(
             f"{shlex.join(args)} failed with exit status {result.returncode}\n"
@@ -177,8 +188,19 @@ def fixture(name):
     return layout
 
 
+def saved_logins(auth_file):
+    """Return the registries that a containers auth file or a docker config.json contains credentials for."""
+    path = Path(auth_file)
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text()).get("auths", {})
+
+
 class ClientTestCase(BerthdTestCase):
     """Shared helpers: client commands in a private environment and checks against berthd."""
+
+    # Namespaces of the repositories that the class pushes to. setUpClass creates them in berthd.
+    client_namespaces = ()
 
     @classmethod
     def setUpClass(cls):
@@ -188,7 +210,59 @@ class ClientTestCase(BerthdTestCase):
         # in /var/tmp (image_copy_tmp_dir in containers.conf(5)).
         cls.client_tmp = cls.workdir / "tmp"
         cls.client_tmp.mkdir()
-        cls.client_env = dict(os.environ, TMPDIR=str(cls.client_tmp))
+        # skopeo, podman and buildah read and write logins in REGISTRY_AUTH_FILE when
+        # no --authfile is given, instead of /run/containers/0/auth.json.
+        cls.auth_file = cls.workdir / "auth.json"
+        cls.client_env = dict(os.environ, TMPDIR=str(cls.client_tmp), REGISTRY_AUTH_FILE=str(cls.auth_file))
+        try:
+            for namespace in cls.client_namespaces:
+                cls.berthd.create_namespace(namespace)
+        except BaseException:
+            super().tearDownClass()
+            raise
+
+    @classmethod
+    def log_in(cls, login_command, env):
+        """Run a client's login command with user iamapikey and berthd's initial API key.
+
+        The key goes to standard input, so it stays out of the process list. unittest skips
+        tearDownClass when setUpClass fails, so a failed login tears the class down here.
+        """
+        try:
+            check_command([*map(str, login_command), "--username", "iamapikey", "--password-stdin",
+                           cls.berthd.address], env=env, input=cls.berthd.api_key.encode())
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def log_in_containers_tool(cls, client_command):
+        """Log in with `skopeo login`, `podman login` or `buildah login` into the class's auth file."""
+        cls.log_in([*client_command, "login", "--tls-verify=false", "--authfile", cls.auth_file], cls.client_env)
+
+    def wrong_api_key(self):
+        """Return berthd's API key with its last character changed, as a mistyped key."""
+        key = self.berthd.api_key
+        return key[:-1] + ("A" if key[-1] != "A" else "B")
+
+    def assert_login_rejected(self, result, log_start):
+        """Check that a client's login failed and that berthd rejected it with 401.
+
+        `log_start` is the length of berthd's log before the login, so only the login's lines count.
+        """
+        self.assertNotEqual(result.returncode, 0,
+                            f"login with a wrong API key succeeded:\n{output_tail(result.stdout)}")
+        lines = self.berthd.log_text()[log_start:].splitlines()
+        report = "berthd log during the login:\n" + "\n".join(lines)
+        self.assertFalse(any("event=login_succeeded" in line for line in lines), report)
+        # Clients probe /v2/ without credentials first, which also gets 401, so only the
+        # requests that carried the wrong key (audited as login_failed) count.
+        failed = [re.search(r"request_id=(\S+)", line).group(1) for line in lines if "event=login_failed" in line]
+        self.assertTrue(failed, report)
+        for request_id in failed:
+            access = [line for line in lines if " access " in line and f"request_id={request_id} " in line]
+            self.assertEqual(len(access), 1, report)
+            self.assertIn("status=401", access[0], report)
 
     def run_client(self, *args):
         return check_command([str(arg) for arg in args], env=self.client_env)
@@ -293,6 +367,36 @@ class ClientTestCase(BerthdTestCase):
 
 class SkopeoTest(ClientTestCase):
     """skopeo copies each fixture into berthd and back, and inspects, lists, deletes and copies between repositories."""
+
+    client_namespaces = ("skopeo",)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.log_in_containers_tool(["skopeo"])
+
+    def test_login_checks_api_key(self):
+        """skopeo login -u iamapikey -p KEY fails with a wrong key and succeeds with the right one."""
+        auth_file = self.workdir / "skopeo-login.json"
+        login = ["skopeo", "login", "--tls-verify=false", "--authfile", auth_file, "-u", "iamapikey"]
+        log_start = len(self.berthd.log_text())
+        wrong = self.try_client(*login, "-p", self.wrong_api_key(), self.berthd.address)
+        self.assert_login_rejected(wrong, log_start)
+        self.assertNotIn(self.berthd.address, saved_logins(auth_file))
+
+        self.run_client(*login, "-p", self.berthd.api_key, self.berthd.address)
+        self.assertIn(self.berthd.address, saved_logins(auth_file))
+
+        # Push and pull with the credentials of this login only.
+        source = fixture("busybox")
+        target = self.docker_transport_reference("skopeo/login", "latest")
+        self.run_client("skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--authfile", auth_file,
+                        f"oci:{source.path}:latest", target)
+        pulled = OciLayout(self.workdir / "pulled-login")
+        self.run_client("skopeo", "copy", "--quiet", "--src-tls-verify=false", "--authfile", auth_file,
+                        target, f"oci:{pulled.path}:latest")
+        self.assert_layouts_identical(source, "latest", pulled, "latest")
+        self.assert_store_clean()
 
     def round_trip(self, name, tag, copy_all=False):
         """Push the fixture `name:tag`, pull it back into a new OCI layout and compare both with the source."""
@@ -436,6 +540,8 @@ class SkopeoTest(ClientTestCase):
 class PodmanTest(ClientTestCase):
     """podman pulls from berthd, pushes under a new name and pulls back, and pushes a manifest list."""
 
+    client_namespaces = ("podman",)
+
     @classmethod
     def setUpClass(cls):
         require_tools("podman")
@@ -445,6 +551,7 @@ class PodmanTest(ClientTestCase):
             "podman", "--root", str(storage / "root"), "--runroot", str(storage / "run"),
             "--tmpdir", str(storage / "libpod"), "--storage-driver", "vfs",
             "--events-backend", "file", "--cgroup-manager", "cgroupfs"]
+        cls.log_in_containers_tool(cls.podman_command)
 
     def podman(self, *args):
         return self.run_client(*self.podman_command, *args)
@@ -460,6 +567,31 @@ class PodmanTest(ClientTestCase):
         for reference in references:
             self.assertNotEqual(self.try_podman("image", "exists", reference).returncode, 0,
                                 f"{reference} is still in podman's storage after rmi")
+
+    def test_login_checks_api_key(self):
+        """podman login -u iamapikey -p KEY fails with a wrong key and succeeds with the right one."""
+        auth_file = self.workdir / "podman-login.json"
+        login = [*self.podman_command, "login", "--tls-verify=false", "--authfile", auth_file, "-u", "iamapikey"]
+        log_start = len(self.berthd.log_text())
+        wrong = self.try_client(*login, "-p", self.wrong_api_key(), self.berthd.address)
+        self.assert_login_rejected(wrong, log_start)
+        self.assertNotIn(self.berthd.address, saved_logins(auth_file))
+
+        self.run_client(*login, "-p", self.berthd.api_key, self.berthd.address)
+        self.assertIn(self.berthd.address, saved_logins(auth_file))
+
+        # Pull and push with the credentials of this login only.
+        source = fixture("busybox")
+        self.skopeo_push(source, "latest", "podman/login-source")
+        pulled = self.image_reference("podman/login-source", "latest")
+        pushed = self.image_reference("podman/login-pushed", "v1")
+        self.podman("pull", "--quiet", "--tls-verify=false", "--authfile", auth_file, pulled)
+        self.assertEqual(self.podman_inspect(pulled)["Digest"], source.manifest_digest("latest"))
+        self.podman("tag", pulled, pushed)
+        self.podman("push", "--quiet", "--tls-verify=false", "--authfile", auth_file, pushed)
+        self.assert_registry_image_intact("podman/login-pushed", "v1")
+        self.remove_images(pulled, pushed)
+        self.assert_store_clean()
 
     def test_pull_tag_push_pull_back(self):
         source = fixture("debian")
@@ -552,6 +684,8 @@ class PodmanTest(ClientTestCase):
 class BuildahTest(ClientTestCase):
     """buildah builds an image from scratch, pushes it as OCI and as Docker schema 2, and pulls both back."""
 
+    client_namespaces = ("buildah",)
+
     HELLO = b"hello from buildah\n"
 
     @classmethod
@@ -561,6 +695,7 @@ class BuildahTest(ClientTestCase):
         storage = cls.workdir / "buildah"
         cls.buildah_command = ["buildah", "--root", str(storage / "root"), "--runroot", str(storage / "run"),
                                "--storage-driver", "vfs"]
+        cls.log_in_containers_tool(cls.buildah_command)
         cls.rootfs = cls.workdir / "buildah-rootfs"
         cls.rootfs.mkdir()
         (cls.rootfs / "hello.txt").write_bytes(cls.HELLO)
@@ -713,6 +848,8 @@ class DockerEngineTest(ClientTestCase):
     cover chunked uploads.
     """
 
+    client_namespaces = ("docker",)
+
     @classmethod
     def setUpClass(cls):
         if os.environ.get("TEST_SKIP_DOCKER") == "1":
@@ -731,6 +868,9 @@ class DockerEngineTest(ClientTestCase):
         docker_config.mkdir()
         cls.docker_env = dict(cls.client_env, DOCKER_HOST=f"unix://{cls.daemon.socket_path}",
                               DOCKER_CONFIG=str(docker_config), DOCKER_BUILDKIT="0")
+        # skopeo pushes the base images, and docker pushes and pulls through dockerd.
+        cls.log_in_containers_tool(["skopeo"])
+        cls.log_in(["docker", "login"], cls.docker_env)
 
     @classmethod
     def tearDownClass(cls):
@@ -760,6 +900,38 @@ class DockerEngineTest(ClientTestCase):
         for reference in references:
             self.assertNotEqual(self.try_docker("image", "inspect", reference).returncode, 0,
                                 f"{reference} is still in dockerd after rmi")
+
+    def test_login_checks_api_key(self):
+        """docker login -u iamapikey -p KEY fails with a wrong key and succeeds with the right one."""
+        docker_config = self.workdir / "docker-login-config"
+        docker_config.mkdir()
+        env = dict(self.docker_env, DOCKER_CONFIG=str(docker_config))
+        login = ["docker", "login", "-u", "iamapikey"]
+        log_start = len(self.berthd.log_text())
+        wrong = run_command([*login, "-p", self.wrong_api_key(), self.berthd.address], env=env)
+        self.assert_login_rejected(wrong, log_start)
+        # dockerd passes on the registry's UNAUTHORIZED error.
+        self.assertIn("unauthorized:", wrong.stderr)
+        self.assertNotIn(self.berthd.address, saved_logins(docker_config / "config.json"))
+
+        check_command([*login, "-p", self.berthd.api_key, self.berthd.address], env=env)
+        self.assertIn(self.berthd.address, saved_logins(docker_config / "config.json"))
+
+        # Pull and push with the credentials of this login only.
+        source = fixture("busybox")
+        config_digest = source.read_json(source.manifest_digest("latest"))["config"]["digest"]
+        self.skopeo_push(source, "latest", "docker/login-source")
+        pulled = self.image_reference("docker/login-source", "latest")
+        pushed = self.image_reference("docker/login-pushed", "v1")
+        check_command(["docker", "pull", "--quiet", pulled], env=env)
+        self.assertEqual(self.docker_inspect(pulled)["Id"], config_digest)
+        self.docker("tag", pulled, pushed)
+        output = check_command(["docker", "push", pushed], env=env).decode()
+        self.assertRegex(output, r"digest: sha256:[0-9a-f]{64} size: \d+")
+        _, manifest = self.assert_registry_image_intact("docker/login-pushed", "v1")
+        self.assertEqual(manifest["config"]["digest"], config_digest)
+        self.remove_images(pulled, pushed)
+        self.assert_store_clean()
 
     def test_load_push_pull_round_trip(self):
         source = fixture("debian")
