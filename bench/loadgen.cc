@@ -1,14 +1,8 @@
 // berth-bench: a load generator that speaks the OCI distribution API
 // directly (libcurl, one keep-alive connection per worker thread). It
 // runs one workload against one registry and prints one JSON object with
-// the result on standard output; bench/run drives it.
-//
-//   berth-bench push     --url U --prefix P --images N --size BYTES --concurrency C [--chunk BYTES]
-//   berth-bench pull     --url U --prefix P --images N --size BYTES --concurrency C
-//   berth-bench mixed    --url U --prefix P --images N --size BYTES --concurrency C --operations M
-//   berth-bench get      --url U --path PATH --concurrency C --seconds S [--head] [--accept TYPE]
-//   berth-bench populate --url U [--start K] --repositories N | --tags N --repository R
-//   berth-bench serve-file --file F --port P
+// the result on standard output; bench/run drives it. kHelp below lists
+// the commands and options (`berth-bench --help` prints it).
 //
 // push uploads N images, each a random layer of BYTES, a config and a
 // manifest, into repositories P-0 .. P-(N-1), tag v1. Without --chunk a
@@ -19,6 +13,10 @@
 // those images (HEAD and GET manifest, GET config, GET layer). mixed
 // reads one of the pushed images three times in four and pushes a new one
 // otherwise.
+//
+// berthd requires credentials (--user) and takes the first component of a
+// repository name as its namespace, which must exist before a push, so
+// callers pass a prefix such as NAMESPACE/push and create NAMESPACE first.
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -51,6 +49,7 @@ using Clock = std::chrono::steady_clock;
 struct Options {
   std::string command;
   std::string url = "http://127.0.0.1:5000";
+  std::string user;  // NAME:PASSWORD for Basic auth, or empty for no credentials
   std::string prefix = "bench";
   std::string path = "/v2/";
   std::string accept;
@@ -69,8 +68,51 @@ struct Options {
   bool head = false;
 };
 
+// The environment variable that supplies --user. It does not start with
+// BERTH_, because berthd rejects unknown variables with that prefix.
+constexpr const char* kUserVariable = "BERTHBENCH_USER";
+
+constexpr const char* kHelp = R"(Usage:
+  berth-bench push     --url U --prefix P --images N --size BYTES --concurrency C [--chunk BYTES]
+  berth-bench pull     --url U --prefix P --images N --size BYTES --concurrency C
+  berth-bench mixed    --url U --prefix P --images N --size BYTES --concurrency C --operations M
+  berth-bench get      --url U --path PATH --concurrency C --seconds S [--head] [--accept TYPE]
+  berth-bench populate --url U [--start K] --repositories N | --tags N --repository R
+  berth-bench serve-file --file F --port P
+
+Options:
+  --url U           registry base URL (default http://127.0.0.1:5000)
+  --user NAME:PASSWORD
+                    credentials sent as HTTP Basic auth with every request;
+                    for berthd, iamapikey:API_KEY. Default: the value of the
+                    environment variable BERTHBENCH_USER; without either, no
+                    credentials are sent.
+  --prefix P        repository name prefix (default bench): push, pull and
+                    mixed use P-0 .. P-(N-1), populate uses P/repo<100000+K+i>.
+                    berthd needs the first component of each name to be an
+                    existing namespace, so pass a prefix such as NAMESPACE/push.
+  --images N        images that push and pull move, and that mixed reads
+  --size BYTES      layer size in bytes; K, M and G (KiB, MiB, GiB) suffixes work
+  --chunk BYTES     push layers as PATCH requests of this size (default: one PUT)
+  --concurrency C   client threads, each with one keep-alive connection
+  --operations M    requests of mixed: three pulls in four, one push in four
+  --path PATH       target of get, such as /v2/NAME/manifests/TAG
+  --head            get sends HEAD instead of GET
+  --accept TYPE     Accept header of get
+  --seconds S       duration of get, in seconds
+  --repositories N  repositories that populate creates
+  --tags N          tags that populate creates in --repository R
+  --start K         number offset of populate's names, for adding to earlier runs
+  --file F, --port P  file and 127.0.0.1 port of serve-file
+)";
+
+[[noreturn]] void print_help() {
+  std::fputs(kHelp, stdout);
+  std::exit(0);
+}
+
 [[noreturn]] void usage(const std::string& problem) {
-  std::fprintf(stderr, "berth-bench: %s\nsee the header of bench/loadgen.cc for the commands and flags\n", problem.c_str());
+  std::fprintf(stderr, "berth-bench: %s\nrun berth-bench --help for the commands and options\n", problem.c_str());
   std::exit(2);
 }
 
@@ -88,8 +130,10 @@ std::size_t parse_size(const std::string& text) {
 
 Options parse_options(int argc, char** argv) {
   if (argc < 2) usage("missing command");
+  if (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) print_help();
   Options options;
   options.command = argv[1];
+  if (const char* user = std::getenv(kUserVariable)) options.user = user;
   for (int i = 2; i < argc; ++i) {
     std::string flag = argv[i];
     auto value = [&]() -> std::string {
@@ -97,6 +141,7 @@ Options parse_options(int argc, char** argv) {
       return argv[++i];
     };
     if (flag == "--url") options.url = value();
+    else if (flag == "--user") options.user = value();
     else if (flag == "--prefix") options.prefix = value();
     else if (flag == "--path") options.path = value();
     else if (flag == "--accept") options.accept = value();
@@ -113,7 +158,11 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--seconds") options.seconds = std::stod(value());
     else if (flag == "--port") options.port = std::stoi(value());
     else if (flag == "--head") options.head = true;
+    else if (flag == "--help" || flag == "-h") print_help();
     else usage("unknown flag " + flag);
+  }
+  if (!options.user.empty() && options.user.find(':') == std::string::npos) {
+    usage("invalid --user value: expected NAME:PASSWORD, such as iamapikey:API_KEY");
   }
   return options;
 }
@@ -142,7 +191,9 @@ struct Reply {
 // One libcurl handle, so one keep-alive connection, per worker thread.
 class Client {
  public:
-  explicit Client(std::string base) : base_(std::move(base)), handle_(curl_easy_init()) {
+  // `user` is NAME:PASSWORD, sent as Basic auth with every request, or empty.
+  Client(std::string base, std::string user)
+      : base_(std::move(base)), user_(std::move(user)), handle_(curl_easy_init()) {
     if (handle_ == nullptr) throw std::runtime_error("curl_easy_init failed");
   }
   ~Client() {
@@ -190,6 +241,11 @@ class Client {
     curl_easy_setopt(handle_, CURLOPT_HEADERDATA, &reply);
     curl_easy_setopt(handle_, CURLOPT_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(handle_, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+    if (!user_.empty()) {
+      // Basic is sent with the first request, without waiting for a 401.
+      curl_easy_setopt(handle_, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+      curl_easy_setopt(handle_, CURLOPT_USERPWD, user_.c_str());
+    }
 
     curl_slist* list = curl_slist_append(nullptr, "Expect:");
     for (const auto& header : headers) list = curl_slist_append(list, header.c_str());
@@ -259,6 +315,7 @@ class Client {
   }
 
   std::string base_;
+  std::string user_;
   CURL* handle_;
   curl_slist* headers_ = nullptr;  // the header list the handle's options point to
   std::string last_request_;       // method, target and headers of a reusable request
@@ -427,7 +484,7 @@ Result run_tasks(const Options& options, std::size_t count, Operation operation,
   std::vector<std::thread> workers;
   for (std::size_t w = 0; w < options.concurrency; ++w) {
     workers.emplace_back([&] {
-      Client client(options.url);
+      Client client(options.url, options.user);
       std::vector<double> latencies;
       std::size_t bytes = 0;
       std::size_t errors = 0;
@@ -531,7 +588,7 @@ int command_populate(const Options& options) {
   std::string config = R"({"populate":"tags"})";
   std::string digest = sha256_hex(config.data(), config.size());
   {
-    Client client(options.url);
+    Client client(options.url, options.user);
     upload_blob(client, options.repository, config.data(), config.size(), digest, 0);
   }
   std::string manifest = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +

@@ -9,20 +9,40 @@ from pathlib import Path
 from harness import ROOT, BerthdTestCase
 
 LOADGEN = Path(os.environ.get("LOADGEN", ROOT / "build" / "berth-bench"))
+# The environment variable that berth-bench reads when --user is not given.
+USER_VARIABLE = "BERTHBENCH_USER"
 
 
 class LoadGeneratorSmokeTest(BerthdTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # berth-bench speaks only the distribution API, so the namespaces of
+        # its repository names must exist first.
+        for namespace in ("smoke", "smokelist", "absent"):
+            cls.berthd.create_namespace(namespace)
+
+    def loadgen(self, *args, user=None, environment=None):
+        """Runs berth-bench against berthd with the `user` option (if any) and
+        returns the CompletedProcess. Without `environment`, berth-bench runs
+        in this process's environment minus BERTHBENCH_USER."""
+        command = [str(LOADGEN), *args, "--url", self.berthd.url]
+        if user is not None:
+            command += ["--user", user]
+        environment = environment or {key: value for key, value in os.environ.items() if key != USER_VARIABLE}
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
+
     def run_loadgen(self, *args):
-        completed = subprocess.run([str(LOADGEN), *args, "--url", self.berthd.url], capture_output=True, text=True,
-                                   timeout=120)
+        """Runs berth-bench with the initial API key, expects success and returns its JSON result."""
+        completed = self.loadgen(*args, user=f"iamapikey:{self.berthd.api_key}")
         self.assertEqual(completed.returncode, 0, completed.stderr + completed.stdout)
         return json.loads(completed.stdout.strip().splitlines()[-1])
 
     def test_push_pull_mixed_get_populate(self):
-        common = ["--prefix", "smoke", "--images", "4", "--size", "256K", "--concurrency", "2"]
+        common = ["--prefix", "smoke/image", "--images", "4", "--size", "256K", "--concurrency", "2"]
         pushed = self.run_loadgen("push", *common)
         self.assertEqual((pushed["operations"], pushed["errors"]), (4, 0))
-        chunked = self.run_loadgen("push", "--prefix", "smokechunk", "--images", "2", "--size", "300K",
+        chunked = self.run_loadgen("push", "--prefix", "smoke/chunked", "--images", "2", "--size", "300K",
                                    "--chunk", "100K", "--concurrency", "1")
         self.assertEqual((chunked["operations"], chunked["errors"]), (2, 0))
         pulled = self.run_loadgen("pull", *common)
@@ -30,10 +50,11 @@ class LoadGeneratorSmokeTest(BerthdTestCase):
         self.assertGreater(pulled["bytes"], 4 * 256 * 1024)
         mixed = self.run_loadgen("mixed", *common, "--operations", "8")
         self.assertEqual((mixed["operations"], mixed["errors"]), (8, 0))
-        got = self.run_loadgen("get", "--path", "/v2/smoke-0/manifests/v1", "--concurrency", "2", "--seconds", "0.3")
+        got = self.run_loadgen("get", "--path", "/v2/smoke/image-0/manifests/v1", "--concurrency", "2",
+                               "--seconds", "0.3")
         self.assertEqual(got["errors"], 0)
         self.assertGreater(got["operations"], 0)
-        head = self.run_loadgen("get", "--head", "--path", "/v2/smoke-0/manifests/v1", "--seconds", "0.3")
+        head = self.run_loadgen("get", "--head", "--path", "/v2/smoke/image-0/manifests/v1", "--seconds", "0.3")
         self.assertEqual(head["errors"], 0)
         populated = self.run_loadgen("populate", "--prefix", "smokelist", "--repositories", "5", "--concurrency", "2")
         self.assertEqual(populated["errors"], 0)
@@ -44,9 +65,28 @@ class LoadGeneratorSmokeTest(BerthdTestCase):
         self.assertEqual(len(self.berthd.request("GET", "/v2/smokelist/tags/tags/list").json()["tags"]), 7)
 
     def test_failures_are_counted(self):
-        completed = subprocess.run([str(LOADGEN), "pull", "--prefix", "absent", "--images", "2", "--url",
-                                    self.berthd.url], capture_output=True, text=True, timeout=60)
+        completed = self.loadgen("pull", "--prefix", "absent/image", "--images", "2",
+                                 user=f"iamapikey:{self.berthd.api_key}")
         self.assertEqual(completed.returncode, 1)
         result = json.loads(completed.stdout)
         self.assertEqual(result["errors"], 2)
         self.assertIn("404", result["first_error"])
+
+    def test_credentials_from_environment(self):
+        self.run_loadgen("push", "--prefix", "smoke/environment", "--images", "1", "--size", "4K")
+        pull = ["pull", "--prefix", "smoke/environment", "--images", "1", "--size", "4K"]
+
+        environment = dict(os.environ, **{USER_VARIABLE: f"iamapikey:{self.berthd.api_key}"})
+        completed = self.loadgen(*pull, environment=environment)
+        self.assertEqual(completed.returncode, 0, completed.stderr + completed.stdout)
+        self.assertEqual(json.loads(completed.stdout)["errors"], 0)
+
+        # --user takes precedence over the variable.
+        completed = self.loadgen(*pull, user="iamapikey:wrong-key", environment=environment)
+        self.assertEqual(completed.returncode, 1, completed.stderr + completed.stdout)
+        self.assertIn("401", json.loads(completed.stdout)["first_error"])
+
+    def test_missing_credentials_get_401(self):
+        completed = self.loadgen("pull", "--prefix", "smoke/image", "--images", "1")
+        self.assertEqual(completed.returncode, 1, completed.stderr + completed.stdout)
+        self.assertIn("401", json.loads(completed.stdout)["first_error"])
