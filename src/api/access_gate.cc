@@ -133,7 +133,7 @@ std::optional<auth::Principal> AccessGate::principal_from_bearer_password(http::
   return principal;
 }
 
-Caller AccessGate::identify(http::Exchange& exchange) {
+Caller AccessGate::identify(http::Exchange& exchange, bool fresh) {
   std::string_view header = trim(exchange.header("Authorization"));
   if (header.empty()) return {};
 
@@ -162,10 +162,11 @@ Caller AccessGate::identify(http::Exchange& exchange) {
   std::string user = decoded->substr(0, colon);
   std::string_view password = std::string_view(*decoded).substr(colon + 1);
 
-  return Caller{.principal = login(exchange, user, password)};
+  return Caller{.principal = login(exchange, user, password, fresh)};
 }
 
-auth::Principal AccessGate::login(http::Exchange& exchange, const std::string& user, std::string_view password) {
+auth::Principal AccessGate::login(http::Exchange& exchange, const std::string& user, std::string_view password,
+                                  bool fresh) {
   auto unauthorized = [&](const std::string& message) -> Error {
     Error failure(ErrorCode::kUnauthorized, message);
     failure.with_header("WWW-Authenticate", challenge(exchange, ""));
@@ -174,7 +175,7 @@ auth::Principal AccessGate::login(http::Exchange& exchange, const std::string& u
 
   check_lockout(exchange, "");
   if (user == kApiKeyUser) {
-    auto principal = access_.principal_for_api_key(password);
+    auto principal = access_.principal_for_api_key(password, !fresh);
     if (!principal) {
       record_login_failure(exchange, "unknown_api_key", "");
       throw unauthorized("the API key is not valid: it is mistyped or was deleted; " + std::string(kLoginHint));

@@ -52,11 +52,14 @@ class AccessGate {
   // Reads the request's credentials. Anonymous requests get an empty
   // Caller. Throws 401 UNAUTHORIZED for credentials that are not valid and
   // 429 TOOMANYREQUESTS while the client or identity is locked out.
-  Caller identify(http::Exchange& exchange);
+  // With `fresh`, API keys are looked up in the database even when a
+  // recent lookup is cached (token logins).
+  Caller identify(http::Exchange& exchange, bool fresh = false);
 
   // Checks Basic-style credentials: user "iamapikey" with an API key, or
   // "iambearer" with a token Berth issued. Throws like identify().
-  auth::Principal login(http::Exchange& exchange, const std::string& user, std::string_view password);
+  auth::Principal login(http::Exchange& exchange, const std::string& user, std::string_view password,
+                        bool fresh = true);
 
   // The principal behind a caller, loading it for token callers; nullopt
   // for anonymous callers and for tokens whose key was deleted.

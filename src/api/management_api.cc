@@ -223,6 +223,7 @@ void ManagementApi::delete_namespace(http::Exchange& exchange, const auth::Princ
                                      const std::string& name) {
   require_account_action(exchange, caller, auth::Action::kNamespaceDelete);
   tenants_.delete_namespace(caller.identity.account_id, name, audit_context(exchange, caller));
+  gate_.access().forget_cached_principals();
   send_empty(exchange, 204);
 }
 
@@ -259,6 +260,7 @@ void ManagementApi::delete_api_key(http::Exchange& exchange, const auth::Princip
   }
   if (key->identity_id != caller.identity.id) require_account_action(exchange, caller, auth::Action::kIamManage);
   tenants_.delete_api_key(*key, audit_context(exchange, caller));
+  gate_.access().forget_cached_principals();
   send_empty(exchange, 204);
 }
 
@@ -291,6 +293,7 @@ void ManagementApi::delete_service_id(http::Exchange& exchange, const auth::Prin
     throw Error(ErrorCode::kNotFound, "the account has no service ID '" + id + "'");
   }
   tenants_.delete_identity(identity, audit_context(exchange, caller));
+  gate_.access().forget_cached_principals();
   send_empty(exchange, 204);
 }
 
@@ -309,6 +312,7 @@ void ManagementApi::create_policy(http::Exchange& exchange, const auth::Principa
   metadata::IdentityRecord identity = account_identity(caller, string_field(request, "iam_id", true));
   auto policy = tenants_.create_policy(identity, string_field(request, "role", true),
                                        string_field(request, "namespace", false), audit_context(exchange, caller));
+  gate_.access().forget_cached_principals();
   send_json(exchange, 201, policy_json(policy));
 }
 
@@ -318,6 +322,7 @@ void ManagementApi::delete_policy(http::Exchange& exchange, const auth::Principa
   auto it = std::find_if(policies.begin(), policies.end(), [&](const auto& policy) { return policy.id == id; });
   if (it == policies.end()) throw Error(ErrorCode::kNotFound, "the account has no policy '" + id + "'");
   tenants_.delete_policy(*it, audit_context(exchange, caller));
+  gate_.access().forget_cached_principals();
   send_empty(exchange, 204);
 }
 

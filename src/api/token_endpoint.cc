@@ -30,7 +30,7 @@ void TokenEndpoint::handle(http::Exchange& exchange) {
 }
 
 void TokenEndpoint::get_token(http::Exchange& exchange) {
-  Caller caller = gate_.identify(exchange);
+  Caller caller = gate_.identify(exchange, /*fresh=*/true);
   std::optional<auth::Principal> principal = gate_.principal_of(caller);
   if (caller.token && !caller.token->is_anonymous() && !principal) {
     throw Error(ErrorCode::kUnauthorized, "the API key behind this token was deleted; log in again");

@@ -14,6 +14,12 @@ namespace {
 // turn every request into a database write.
 constexpr std::int64_t kLastUseInterval = 60;
 
+// How long a principal looked up for Basic auth may be reused. Changes made
+// through this server's management API drop the cache at once; changes
+// made elsewhere (the offline admin commands) apply within this time.
+constexpr std::int64_t kPrincipalCacheSeconds = 5;
+constexpr std::size_t kPrincipalCacheEntries = 4096;
+
 }  // namespace
 
 bool policies_allow(const std::vector<metadata::PolicyRecord>& policies, Action action, std::string_view ns) {
@@ -35,16 +41,37 @@ std::optional<Action> registry_action(std::string_view token_action) {
 
 AccessControl::AccessControl(metadata::MetadataStore& store) : store_(store) {}
 
-std::optional<Principal> AccessControl::principal_for_api_key(std::string_view secret) {
+std::optional<Principal> AccessControl::principal_for_api_key(std::string_view secret, bool allow_cached) {
   if (!secret.starts_with(kApiKeyPrefix)) return std::nullopt;
   std::string hash = hash_api_key(secret);
+  std::int64_t now = core::unix_now();
+  if (allow_cached) {
+    std::lock_guard<std::mutex> lock(principals_mutex_);
+    auto it = principals_.find(hash);
+    if (it != principals_.end() && now - it->second.cached_at < kPrincipalCacheSeconds) return it->second.principal;
+  }
+
   auto key = store_.find_api_key_by_hash(hash);
   // The lookup compares hashes, which a caller cannot steer byte by byte;
   // the final check still compares in constant time.
-  if (!key || !constant_time_equal(key->secret_hash, hash)) return std::nullopt;
-  auto principal = principal_for_key(key->identity_id, key->id);
-  if (principal) record_use(key->id);
+  std::optional<Principal> principal;
+  if (key && constant_time_equal(key->secret_hash, hash)) principal = principal_for_key(key->identity_id, key->id);
+  if (!principal) {
+    std::lock_guard<std::mutex> lock(principals_mutex_);
+    principals_.erase(hash);
+    return std::nullopt;
+  }
+  record_use(key->id);
+
+  std::lock_guard<std::mutex> lock(principals_mutex_);
+  if (principals_.size() >= kPrincipalCacheEntries) principals_.clear();
+  principals_[hash] = CachedPrincipal{.principal = *principal, .cached_at = now};
   return principal;
+}
+
+void AccessControl::forget_cached_principals() {
+  std::lock_guard<std::mutex> lock(principals_mutex_);
+  principals_.clear();
 }
 
 std::optional<Principal> AccessControl::principal_for_key(const std::string& identity_id,

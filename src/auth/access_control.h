@@ -46,8 +46,14 @@ class AccessControl {
   metadata::MetadataStore& store() { return store_; }
 
   // The principal of an API key secret, or nullopt if no key matches.
-  // Records the key's last use, at most once a minute per key.
-  std::optional<Principal> principal_for_api_key(std::string_view secret);
+  // Records the key's last use, at most once a minute per key. With
+  // `allow_cached`, a principal looked up in the last few seconds may be
+  // returned, so requests that send the key every time (Basic auth on
+  // /v2/) do not each query the database; logins for tokens pass false.
+  std::optional<Principal> principal_for_api_key(std::string_view secret, bool allow_cached = false);
+  // Drops every cached principal. Called after changes to keys, identities,
+  // policies and namespaces, so they apply at once on this server.
+  void forget_cached_principals();
   // The principal of a key that a token names; nullopt if the key was
   // deleted since, or no longer belongs to the identity.
   std::optional<Principal> principal_for_key(const std::string& identity_id, const std::string& api_key_id);
@@ -69,7 +75,14 @@ class AccessControl {
  private:
   void record_use(const std::string& api_key_id);
 
+  struct CachedPrincipal {
+    Principal principal;
+    std::int64_t cached_at = 0;
+  };
+
   metadata::MetadataStore& store_;
+  std::mutex principals_mutex_;
+  std::unordered_map<std::string, CachedPrincipal> principals_;  // by key hash
   std::mutex last_use_mutex_;
   std::unordered_map<std::string, std::int64_t> last_use_;
 };

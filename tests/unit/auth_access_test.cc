@@ -203,6 +203,31 @@ TEST_F(AccessControlTest, DeletedKeyRejected) {
   EXPECT_EQ(access_.principal_for_key(writer_.identity.id, writer_.key.record.id), std::nullopt);
 }
 
+TEST_F(AccessControlTest, CachedPrincipalUntilForgotten) {
+  ASSERT_TRUE(access_.principal_for_api_key(writer_.key.secret, /*allow_cached=*/true).has_value());
+  tenants_.delete_api_key(writer_.key.record, kAdmin);
+
+  // A cached lookup may still see the key for a few seconds, until the
+  // cache is dropped.
+  EXPECT_TRUE(access_.principal_for_api_key(writer_.key.secret, /*allow_cached=*/true).has_value());
+  access_.forget_cached_principals();
+  EXPECT_EQ(access_.principal_for_api_key(writer_.key.secret, /*allow_cached=*/true), std::nullopt);
+}
+
+TEST_F(AccessControlTest, FreshLookupDropsStaleEntry) {
+  ASSERT_TRUE(access_.principal_for_api_key(writer_.key.secret, /*allow_cached=*/true).has_value());
+  tenants_.delete_api_key(writer_.key.record, kAdmin);
+
+  // A token login never uses the cache, and its miss removes the entry.
+  EXPECT_EQ(access_.principal_for_api_key(writer_.key.secret, /*allow_cached=*/false), std::nullopt);
+  EXPECT_EQ(access_.principal_for_api_key(writer_.key.secret, /*allow_cached=*/true), std::nullopt);
+}
+
+TEST_F(AccessControlTest, FreshLookupNotCachedForUnknownKey) {
+  EXPECT_EQ(access_.principal_for_api_key("berth_unknown", /*allow_cached=*/true), std::nullopt);
+  EXPECT_EQ(access_.principal_for_api_key("berth_unknown", /*allow_cached=*/true), std::nullopt);
+}
+
 TEST_F(AccessControlTest, DeletedIdentityRejected) {
   tenants_.delete_identity(writer_.identity, kAdmin);
 
