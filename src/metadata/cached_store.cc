@@ -146,6 +146,12 @@ bool CachedStore::delete_tag(const std::string& repository, const std::string& t
   return deleted;
 }
 
+CreateNamespaceResult CachedStore::create_namespace(const NamespaceRecord& ns, std::size_t max_per_account) {
+  CreateNamespaceResult result = inner_.create_namespace(ns, max_per_account);
+  if (result == CreateNamespaceResult::kCreated) invalidate_repositories(ns.name + "/");
+  return result;
+}
+
 bool CachedStore::delete_namespace(const std::string& name) {
   bool deleted = inner_.delete_namespace(name);
   // The manifests, tags and blob links of every repository in the namespace

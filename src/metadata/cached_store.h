@@ -65,7 +65,8 @@ class CachedStore final : public MetadataStore {
     return inner_.manifest_blob_references(repository, digest);
   }
 
-  // Tenant records are not cached; only delete_namespace touches the cache.
+  // Tenant records are not cached. Creating and deleting a namespace drop
+  // the cached entries of its repositories.
   bool create_account(const AccountRecord& account) override { return inner_.create_account(account); }
   std::optional<AccountRecord> find_account(const std::string& id) override { return inner_.find_account(id); }
   std::optional<AccountRecord> find_account_by_name(const std::string& name) override {
@@ -104,9 +105,7 @@ class CachedStore final : public MetadataStore {
   }
   bool delete_policy(const std::string& id) override { return inner_.delete_policy(id); }
 
-  CreateNamespaceResult create_namespace(const NamespaceRecord& ns, std::size_t max_per_account) override {
-    return inner_.create_namespace(ns, max_per_account);
-  }
+  CreateNamespaceResult create_namespace(const NamespaceRecord& ns, std::size_t max_per_account) override;
   std::optional<NamespaceRecord> find_namespace(const std::string& name) override { return inner_.find_namespace(name); }
   std::vector<NamespaceRecord> list_namespaces(const std::string& account_id) override {
     return inner_.list_namespaces(account_id);

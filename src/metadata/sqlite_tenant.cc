@@ -355,14 +355,28 @@ CreateNamespaceResult SqliteStore::create_namespace(const NamespaceRecord& ns, s
     if (static_cast<std::uint64_t>(query.column_int(0)) >= max_per_account) return CreateNamespaceResult::kLimitReached;
   }
 
-  auto insert = connection.prepare(
-      "INSERT INTO namespaces (name, account_id, is_public, created_at, updated_at) VALUES (?, ?, ?, ?, ?)");
-  insert.bind(1, ns.name)
-      .bind(2, ns.account_id)
-      .bind(3, ns.is_public ? 1 : 0)
-      .bind(4, ns.created_at)
-      .bind(5, ns.updated_at)
-      .run();
+  {
+    auto insert = connection.prepare(
+        "INSERT INTO namespaces (name, account_id, is_public, created_at, updated_at) VALUES (?, ?, ?, ?, ?)");
+    insert.bind(1, ns.name)
+        .bind(2, ns.account_id)
+        .bind(3, ns.is_public ? 1 : 0)
+        .bind(4, ns.created_at)
+        .bind(5, ns.updated_at)
+        .run();
+  }
+  // Repositories under a name that no namespace owned are left over from
+  // an upload that finished just after its namespace was deleted. They
+  // belong to nobody, so the new owner starts without them.
+  auto [first, end] = namespace_range(ns.name);
+  {
+    auto remove = connection.prepare("DELETE FROM repositories WHERE name >= ? AND name < ?");
+    remove.bind(1, first).bind(2, end).run();
+  }
+  {
+    auto remove = connection.prepare("DELETE FROM uploads WHERE repository >= ? AND repository < ?");
+    remove.bind(1, first).bind(2, end).run();
+  }
   scope.commit();
   return CreateNamespaceResult::kCreated;
 }

@@ -832,6 +832,26 @@ TEST_P(MetadataStoreContract, DeletedNamespaceCanBeRecreated) {
   EXPECT_EQ(store().create_namespace(namespace_record("ns2", kAccountA), 1), CreateNamespaceResult::kCreated);
 }
 
+TEST_P(MetadataStoreContract, CreateNamespaceDropsLeftoverRepositories) {
+  ASSERT_TRUE(store().create_account(account_record(kAccountA, "alpha")));
+  ASSERT_TRUE(store().create_account(account_record(kAccountB, "beta")));
+  ASSERT_EQ(store().create_namespace(namespace_record("ns1", kAccountA), kManyNamespaces),
+            CreateNamespaceResult::kCreated);
+  ASSERT_TRUE(store().delete_namespace("ns1"));
+  // An upload of the old owner that finishes after the delete links its
+  // blob under the old name, and reads go through the cache.
+  store().link_blob("ns1/app", sha256_of("late layer"), 10);
+  store().link_blob("ns10/app", sha256_of("neighbour"), 9);
+  ASSERT_TRUE(store().find_repository_blob("ns1/app", sha256_of("late layer")).has_value());
+
+  ASSERT_EQ(store().create_namespace(namespace_record("ns1", kAccountB), kManyNamespaces),
+            CreateNamespaceResult::kCreated);
+
+  EXPECT_FALSE(store().repository_exists("ns1/app"));
+  EXPECT_EQ(store().find_repository_blob("ns1/app", sha256_of("late layer")), std::nullopt);
+  EXPECT_TRUE(store().find_repository_blob("ns10/app", sha256_of("neighbour")).has_value());
+}
+
 TEST_P(MetadataStoreContract, ListNamespaceRepositoriesFilters) {
   // In byte order '-' < '/' < letters, so "ab-c/x" sorts before "ab/x".
   for (const char* name : {"ab/x", "ab/y/z", "ab-c/x", "abc/x", "ab", "a/x", "zz/x", "ab-c"}) {
