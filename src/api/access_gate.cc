@@ -234,7 +234,7 @@ void AccessGate::require_repository(http::Exchange& exchange, const Caller& call
     for (auto action : actions) {
       auth::Verdict verdict = access_.check_repository(principal ? &*principal : nullptr, repository,
                                                        *auth::registry_action(action));
-      if (verdict != auth::Verdict::kAllowed) deny(exchange, caller, repository, verdict, scope);
+      if (verdict != auth::Verdict::kAllowed) deny(exchange, caller, repository, action, verdict, scope);
     }
     throw Error(ErrorCode::kUnauthorized, "the token does not grant " + scope + "; get a token for this scope")
         .with_header("WWW-Authenticate", challenge(exchange, scope, "insufficient_scope"));
@@ -243,30 +243,55 @@ void AccessGate::require_repository(http::Exchange& exchange, const Caller& call
   const auth::Principal* principal = caller.principal ? &*caller.principal : nullptr;
   for (auto action : actions) {
     auth::Verdict verdict = access_.check_repository(principal, repository, *auth::registry_action(action));
-    if (verdict != auth::Verdict::kAllowed) deny(exchange, caller, repository, verdict, scope);
+    if (verdict != auth::Verdict::kAllowed) deny(exchange, caller, repository, action, verdict, scope);
   }
 }
 
 void AccessGate::deny(http::Exchange& exchange, const Caller& caller, const std::string& repository,
-                      auth::Verdict verdict, const std::string& scope) {
+                      std::string_view action, auth::Verdict verdict, const std::string& scope) {
   if (verdict == auth::Verdict::kUnauthenticated) {
     throw Error(ErrorCode::kUnauthorized, "authentication required: " + std::string(kLoginHint))
         .with_header("WWW-Authenticate", challenge(exchange, scope));
   }
-  auth::audit("access_denied", {{"identity", caller.identity_id()},
+
+  std::string ns(auth::namespace_of(repository));
+  std::string reason = "namespace_missing";
+  if (verdict != auth::Verdict::kNamespaceMissing) {
+    auto record = access_.store().find_namespace(ns);
+    reason = record && record->account_id == caller.account_id() ? "role_missing" : "other_account";
+  }
+  auth::audit("access_denied", {{"reason", reason},
+                                {"identity", caller.identity_id()},
                                 {"account", caller.account_id()},
                                 {"scope", scope},
                                 {"client", client_address(exchange)},
                                 {"request_id", exchange.request_id()}});
+
   if (verdict == auth::Verdict::kNamespaceMissing) {
-    std::string ns(auth::namespace_of(repository));
     throw Error(ErrorCode::kDenied, "The namespace '" + ns +
                                         "' does not exist. A Manager of your account can create it with "
-                                        "'berth namespace-add " +
-                                        ns + "' (PUT /api/v1/namespaces/" + ns + "); then try again.",
+                                        "PUT /api/v1/namespaces/" +
+                                        ns + ", or the operator with 'berthd admin namespace-add " + ns +
+                                        " --account ACCOUNT'; then try again.",
                 {{"namespace", ns}});
   }
-  throw Error(ErrorCode::kDenied, std::string(kDeniedMessage));
+  if (reason == "other_account") throw Error(ErrorCode::kDenied, std::string(kDeniedMessage));
+
+  // Within the caller's own account, say which roles would allow it.
+  auth::Action needed = *auth::registry_action(action);
+  std::vector<std::string_view> allowing;
+  for (auth::Role role : {auth::Role::kReader, auth::Role::kWriter, auth::Role::kManager}) {
+    if (auth::role_allows(role, needed)) allowing.push_back(auth::role_name(role));
+  }
+  std::string roles;
+  for (std::size_t i = 0; i < allowing.size(); ++i) {
+    if (i > 0) roles += i + 1 == allowing.size() ? " or " : ", ";
+    roles += allowing[i];
+  }
+  throw Error(ErrorCode::kDenied, std::string(kDeniedMessage) + " The action " +
+                                      std::string(auth::action_name(needed)) + " on namespace '" + ns + "' needs the " +
+                                      roles + " role on that namespace or on the account.",
+              {{"namespace", ns}, {"action", auth::action_name(needed)}});
 }
 
 bool AccessGate::may_pull(const Caller& caller, const std::string& repository) {

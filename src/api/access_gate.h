@@ -97,7 +97,7 @@ class AccessGate {
  private:
   bool token_allows(const auth::AccessClaims& token, const std::string& repository, std::string_view action);
   [[noreturn]] void deny(http::Exchange& exchange, const Caller& caller, const std::string& repository,
-                         auth::Verdict verdict, const std::string& scope);
+                         std::string_view action, auth::Verdict verdict, const std::string& scope);
   std::optional<auth::Principal> principal_from_bearer_password(http::Exchange& exchange, std::string_view token);
 
   auth::AccessControl& access_;

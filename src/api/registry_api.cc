@@ -90,7 +90,7 @@ void RegistryApi::dispatch(http::Exchange& exchange, const RegistryRoute& route,
       throw method_not_allowed();
     case Endpoint::kBlob:
       if (read) {
-        gate_.require_repository(exchange, caller, route.name, {"pull"});
+        require_blob_read(exchange, caller, route.name, route.argument);
         return get_blob(exchange, route.name, route.argument);
       }
       if (method == verb::delete_) {
@@ -121,6 +121,19 @@ void RegistryApi::dispatch(http::Exchange& exchange, const RegistryRoute& route,
   throw Error(ErrorCode::kUnsupported, "no registry endpoint matches " + std::string(exchange.method_name()) + " " +
                                            std::string(exchange.path()))
       .with_status(404);
+}
+
+void RegistryApi::require_blob_read(http::Exchange& exchange, const Caller& caller, const std::string& name,
+                                    const std::string& digest) {
+  try {
+    gate_.require_repository(exchange, caller, name, {"pull"});
+  } catch (const Error& error) {
+    // Pushing clients (skopeo, podman, buildah) first send HEAD for each
+    // blob, and a HEAD response has no body to carry the reason of a 403.
+    // "Not found" sends them on to the POST, whose 403 shows the reason.
+    if (!exchange.is_head() || error.code() != ErrorCode::kDenied) throw;
+    throw Error(ErrorCode::kBlobUnknown, "blob " + digest + " not found in " + name, {{"digest", digest}});
+  }
 }
 
 void RegistryApi::get_base(http::Exchange& exchange) { exchange.send(json_response(200, json::object())); }

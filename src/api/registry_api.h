@@ -39,6 +39,10 @@ class RegistryApi {
   // Authorizes the request for its endpoint and runs the handler.
   void dispatch(http::Exchange& exchange, const RegistryRoute& route, const Caller& caller);
 
+  // Authorizes a blob GET or HEAD; a HEAD that would be denied gets 404.
+  void require_blob_read(http::Exchange& exchange, const Caller& caller, const std::string& name,
+                         const std::string& digest);
+
   void get_base(http::Exchange& exchange);
   void get_catalog(http::Exchange& exchange, const auth::Principal& principal);
   void get_tags(http::Exchange& exchange, const std::string& name);

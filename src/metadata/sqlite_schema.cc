@@ -123,6 +123,14 @@ CREATE TABLE namespaces (
 ) WITHOUT ROWID;
 CREATE INDEX namespaces_by_account ON namespaces(account_id);
 )sql",
+    // 3: names of deleted namespaces, so that creating one again can drop
+    // what a late upload left under the old name.
+    R"sql(
+CREATE TABLE deleted_namespaces (
+  name TEXT PRIMARY KEY,
+  deleted_at INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace

@@ -365,17 +365,27 @@ CreateNamespaceResult SqliteStore::create_namespace(const NamespaceRecord& ns, s
         .bind(5, ns.updated_at)
         .run();
   }
-  // Repositories under a name that no namespace owned are left over from
-  // an upload that finished just after its namespace was deleted. They
-  // belong to nobody, so the new owner starts without them.
-  auto [first, end] = namespace_range(ns.name);
+  // If the name was deleted before, repositories under it are left over
+  // from an upload that finished just after the delete. They belong to
+  // nobody, so the new owner starts without them. Repositories under a
+  // name that was never a namespace (a database from before namespaces
+  // existed) are kept for the account that creates it.
+  bool was_deleted = false;
   {
-    auto remove = connection.prepare("DELETE FROM repositories WHERE name >= ? AND name < ?");
-    remove.bind(1, first).bind(2, end).run();
+    auto forget = connection.prepare("DELETE FROM deleted_namespaces WHERE name = ?");
+    forget.bind(1, ns.name).run();
+    was_deleted = connection.changes() > 0;
   }
-  {
-    auto remove = connection.prepare("DELETE FROM uploads WHERE repository >= ? AND repository < ?");
-    remove.bind(1, first).bind(2, end).run();
+  if (was_deleted) {
+    auto [first, end] = namespace_range(ns.name);
+    {
+      auto remove = connection.prepare("DELETE FROM repositories WHERE name >= ? AND name < ?");
+      remove.bind(1, first).bind(2, end).run();
+    }
+    {
+      auto remove = connection.prepare("DELETE FROM uploads WHERE repository >= ? AND repository < ?");
+      remove.bind(1, first).bind(2, end).run();
+    }
   }
   scope.commit();
   return CreateNamespaceResult::kCreated;
@@ -427,6 +437,12 @@ bool SqliteStore::delete_namespace(const std::string& name) {
   }
   // An unknown namespace leaves repositories under its name alone.
   if (connection.changes() == 0) return false;
+  {
+    auto remember = connection.prepare(
+        "INSERT INTO deleted_namespaces (name, deleted_at) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET deleted_at = excluded.deleted_at");
+    remember.bind(1, name).bind(2, core::unix_now()).run();
+  }
 
   auto [first, end] = namespace_range(name);
   {

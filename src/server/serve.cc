@@ -59,7 +59,7 @@ int serve(const Config& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  std::filesystem::create_directories(config.data_dir);
+  ensure_data_directory(config.data_dir);
   DataDirectoryLock lock(config.data_dir);
   Stores stores = open_stores(config);
 

@@ -8,9 +8,19 @@
 
 namespace berth::server {
 
+void ensure_data_directory(const std::string& path) {
+  std::filesystem::path data(path);
+  // A new data directory is private to the server's user: it holds the
+  // images, the database and the token signing key. An existing one keeps
+  // the permissions its operator gave it.
+  if (std::filesystem::exists(data)) return;
+  std::filesystem::create_directories(data);
+  std::filesystem::permissions(data, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
+}
+
 Stores open_stores(const Config& config) {
   std::filesystem::path data(config.data_dir);
-  std::filesystem::create_directories(data);
+  ensure_data_directory(config.data_dir);
 
   Stores stores;
   stores.blobs = std::make_unique<storage::FilesystemStore>(data);

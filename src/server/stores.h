@@ -14,6 +14,9 @@ struct Stores {
   std::unique_ptr<metadata::MetadataStore> metadata;
 };
 
+// Creates the data directory with mode 0700 unless it exists.
+void ensure_data_directory(const std::string& path);
+
 // Creates the data directory if needed and opens the filesystem blob
 // store and the SQLite database inside it. Throws on failure.
 Stores open_stores(const Config& config);

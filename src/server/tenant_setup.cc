@@ -1,12 +1,15 @@
 #include "server/tenant_setup.h"
 
+#include "auth/credentials.h"
 #include "auth/tenants.h"
 #include "core/error.h"
+#include "core/logging.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 #include <stdexcept>
 
 namespace berth::server {
@@ -16,7 +19,7 @@ using core::ErrorCode;
 
 namespace {
 
-const auth::AuditContext kAdminContext{.actor = "admin", .client = "local"};
+const auth::AuditContext kAdminContext{.actor = "berthd-admin", .client = "local"};
 
 // Writes `text` to a new file that only the owner may read.
 void write_private_file(const std::filesystem::path& path, const std::string& text) {
@@ -54,6 +57,31 @@ metadata::IdentityRecord require_identity(metadata::MetadataStore& store, const 
                                           std::string(auth::identity_kind_name(kind)) + " named '" + name + "'");
   }
   return *identity;
+}
+
+// Gives the account the namespaces of repositories stored before accounts
+// existed (a data directory from an earlier berthd), so that its images
+// stay reachable. Names that are not valid namespaces stay unowned.
+void adopt_repositories(metadata::MetadataStore& store, auth::Tenants& tenants, const std::string& account_id) {
+  std::set<std::string> names;
+  std::string after;
+  while (true) {
+    metadata::NamePage page = store.list_repositories(after, 1000);
+    for (const auto& repository : page.names) names.emplace(auth::namespace_of(repository));
+    if (!page.more || page.names.empty()) break;
+    after = page.names.back();
+  }
+  for (const auto& name : names) {
+    if (auto problem = auth::namespace_name_problem(name)) {
+      spdlog::warn("namespace_not_adopted namespace={} reason={}", core::log_value(name), core::log_value(*problem));
+      continue;
+    }
+    try {
+      tenants.create_namespace(account_id, name, kAdminContext);
+    } catch (const Error& error) {
+      spdlog::warn("namespace_not_adopted namespace={} reason={}", core::log_value(name), core::log_value(error.what()));
+    }
+  }
 }
 
 }  // namespace
@@ -95,6 +123,7 @@ std::optional<std::string> bootstrap_default_account(metadata::MetadataStore& st
   tenants.create_policy(admin, "Manager", "", kAdminContext);
   auto key = tenants.create_api_key(admin, "initial", "created on first start", kAdminContext);
   write_private_file(std::filesystem::path(data_dir) / "initial-apikey", key.secret + "\n");
+  adopt_repositories(store, tenants, account.id);
   return key.secret;
 }
 

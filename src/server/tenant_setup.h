@@ -20,7 +20,9 @@ auth::KeySet load_token_keys(const Config& config);
 // On the first start (no account exists), creates the account "default"
 // with a user "admin" who is Manager of it, and an API key for that user.
 // Writes the key to <data_dir>/initial-apikey, readable by the owner only,
-// and returns it. Returns nullopt when accounts exist already.
+// and returns it. Repositories stored before accounts existed get their
+// namespaces created for this account. Returns nullopt when accounts exist
+// already.
 std::optional<std::string> bootstrap_default_account(metadata::MetadataStore& store, const std::string& data_dir);
 
 // Arguments of the admin commands; unused fields stay empty.

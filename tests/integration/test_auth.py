@@ -4,8 +4,8 @@ tokens, the role matrix, namespace rules, the audit log and login limits."""
 
 import base64
 import json
-import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -485,13 +485,37 @@ class RoleMatrixTest(AuthTestCase):
                     with self.subTest(role=role, scope=scope, action=action, place=place):
                         self.assertEqual(self.attempt(action, place, key), expected)
 
-    def test_denied_message(self):
+    def test_denied_message_names_roles(self):
         _, key = self.create_service_id("matrix-denied", [("Reader", self.NAMESPACES["own"])])
         repository, _, _ = self.seed("sibling", key)
         response = self.berthd.request("GET", f"/v2/{repository}/manifests/keep",
                                        headers={"Authorization": self.berthd.basic_auth(key)})
         self.assertEqual(response.status, 403)
+        error = response.json()["errors"][0]
+        self.assertEqual(error["code"], "DENIED")
+        self.assertEqual(error["message"], DENIED_MESSAGE + " The action container-registry.image.pull on namespace "
+                         "'matrixsib' needs the Reader, Writer or Manager role on that namespace or on the account.")
+        push = self.berthd.request("POST", f"/v2/{self.NAMESPACES['own']}/app/blobs/uploads/",
+                                   headers={"Authorization": self.berthd.basic_auth(key)})
+        self.assertIn("needs the Writer or Manager role", push.json()["errors"][0]["message"])
+
+    def test_denied_message_hides_other_account(self):
+        repository, _, _ = self.seed("foreign", self.manager_key)
+        response = self.berthd.request("GET", f"/v2/{repository}/manifests/keep")
+        self.assertEqual(response.status, 403)
         self.assertEqual(response.json(), {"errors": [{"code": "DENIED", "message": DENIED_MESSAGE}]})
+
+    def test_head_of_denied_blob_is_not_found(self):
+        # Pushing clients HEAD each blob first; a 404 sends them on to the
+        # POST, whose 403 carries the message they can show.
+        repository, _, _ = self.seed("foreign", self.manager_key)
+        digest = sha256_digest(repository.encode())
+        head = self.berthd.request("HEAD", f"/v2/{repository}/blobs/{digest}")
+        self.assertEqual(head.status, 404)
+        get = self.berthd.request("GET", f"/v2/{repository}/blobs/{digest}")
+        self.assertEqual(get.status, 403)
+        anonymous = self.berthd.request("HEAD", f"/v2/{repository}/blobs/{digest}", auth=False)
+        self.assertEqual(anonymous.status, 401)
 
     def test_policies_add_up(self):
         _, key = self.create_service_id("matrix-additive", [("Reader", ""), ("Writer", self.NAMESPACES["own"])])
@@ -662,6 +686,36 @@ class AuditLogTest(AuthTestCase):
         self.assertIn("client=127.0.0.1", denied)
         for secret in (self.manager_key, self.other_key, key):
             self.assertNotIn(secret, log)
+
+
+class AdoptionTest(unittest.TestCase):
+    def test_images_from_before_accounts_adopted(self):
+        """A data directory whose repositories have no namespace rows (as
+        one written before accounts existed) gets them for the first
+        account, so its images stay reachable."""
+        workdir = Path(tempfile.mkdtemp(prefix="berth-adopt-"))
+        try:
+            berthd = Berthd(workdir / "data").start()
+            manifest, _ = push_image(berthd, "legacy/app", "v1")
+            berthd.stop()
+
+            database = sqlite3.connect(workdir / "data" / "berth.db")
+            with database:
+                for table in ("policies", "api_keys", "identities", "namespaces", "accounts"):
+                    database.execute(f"DELETE FROM {table}")
+            database.close()
+            (workdir / "data" / "initial-apikey").unlink()
+
+            berthd = Berthd(workdir / "data").start()
+            self.assertIn("Created account 'default'", berthd.startup_output)
+            pulled = berthd.request("GET", "/v2/legacy/app/manifests/v1", auth=False,
+                                    headers={"Authorization": berthd.basic_auth(), "Accept": OCI_MANIFEST})
+            self.assertEqual(pulled.status, 200)
+            self.assertEqual(pulled.body, manifest)
+            self.assertIn("namespace_created namespace=legacy", berthd.log_text())
+            berthd.stop()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 class SigningKeyTest(unittest.TestCase):

@@ -1077,7 +1077,7 @@ TEST(SqliteTenantMigration, UpgradesVersionOneDatabase) {
     metadata::SqliteConnection connection(path);
     auto query = connection.prepare("PRAGMA user_version");
     ASSERT_TRUE(query.step());
-    EXPECT_EQ(query.column_int(0), 2);
+    EXPECT_EQ(query.column_int(0), metadata::SqliteStore::schema_version());
   }
   EXPECT_TRUE(store.repository_exists("ns1/app"));
   ASSERT_TRUE(store.create_account(account_record(kAccountA, "alpha")));
