@@ -206,10 +206,10 @@ void AccessGate::require_identity(http::Exchange& exchange, const Caller& caller
 bool AccessGate::token_allows(const auth::AccessClaims& token, const std::string& repository,
                               std::string_view action) {
   if (!token.allows("repository", repository, action)) return false;
-  // The token was issued for this account's namespace; make sure it still
-  // is, so a token outliving a deleted namespace cannot reach the account
-  // that takes the name next.
-  auto ns = access_.store().find_namespace(std::string(auth::namespace_of(repository)));
+  // The token was issued while the caller's account owned the namespace.
+  // Checking the owner again means a token that outlives a deleted
+  // namespace cannot reach the account that takes the name next.
+  auto ns = access_.find_namespace(std::string(auth::namespace_of(repository)));
   if (!ns) return false;
   if (ns->is_public && action == "pull") return true;
   return !token.is_anonymous() && ns->account_id == token.account_id;
@@ -224,8 +224,9 @@ void AccessGate::require_repository(http::Exchange& exchange, const Caller& call
     for (auto action : actions) covered = covered && token_allows(*caller.token, repository, action);
     if (covered) return;
 
-    // The token does not cover the request. If the identity may do it, a
-    // new token with this scope will; otherwise the answer is final.
+    // The token does not cover the request. If the identity's policies
+    // allow it, a new token for this scope will, so the client gets a 401
+    // challenge; otherwise it gets the final 403.
     std::optional<auth::Principal> principal = principal_of(caller);
     if (!caller.token->is_anonymous() && !principal) {
       throw Error(ErrorCode::kUnauthorized, "the API key behind this token was deleted; log in again")

@@ -216,6 +216,7 @@ void ManagementApi::list_namespaces(http::Exchange& exchange, const auth::Princi
 void ManagementApi::put_namespace(http::Exchange& exchange, const auth::Principal& caller, const std::string& name) {
   require_account_action(exchange, caller, auth::Action::kNamespaceCreate);
   bool created = tenants_.create_namespace(caller.identity.account_id, name, audit_context(exchange, caller));
+  gate_.access().forget_cached();
   send_json(exchange, created ? 201 : 200, json{{"namespace", name}});
 }
 
@@ -223,7 +224,7 @@ void ManagementApi::delete_namespace(http::Exchange& exchange, const auth::Princ
                                      const std::string& name) {
   require_account_action(exchange, caller, auth::Action::kNamespaceDelete);
   tenants_.delete_namespace(caller.identity.account_id, name, audit_context(exchange, caller));
-  gate_.access().forget_cached_principals();
+  gate_.access().forget_cached();
   send_empty(exchange, 204);
 }
 
@@ -260,7 +261,7 @@ void ManagementApi::delete_api_key(http::Exchange& exchange, const auth::Princip
   }
   if (key->identity_id != caller.identity.id) require_account_action(exchange, caller, auth::Action::kIamManage);
   tenants_.delete_api_key(*key, audit_context(exchange, caller));
-  gate_.access().forget_cached_principals();
+  gate_.access().forget_cached();
   send_empty(exchange, 204);
 }
 
@@ -293,7 +294,7 @@ void ManagementApi::delete_service_id(http::Exchange& exchange, const auth::Prin
     throw Error(ErrorCode::kNotFound, "the account has no service ID '" + id + "'");
   }
   tenants_.delete_identity(identity, audit_context(exchange, caller));
-  gate_.access().forget_cached_principals();
+  gate_.access().forget_cached();
   send_empty(exchange, 204);
 }
 
@@ -312,7 +313,7 @@ void ManagementApi::create_policy(http::Exchange& exchange, const auth::Principa
   metadata::IdentityRecord identity = account_identity(caller, string_field(request, "iam_id", true));
   auto policy = tenants_.create_policy(identity, string_field(request, "role", true),
                                        string_field(request, "namespace", false), audit_context(exchange, caller));
-  gate_.access().forget_cached_principals();
+  gate_.access().forget_cached();
   send_json(exchange, 201, policy_json(policy));
 }
 
@@ -322,7 +323,7 @@ void ManagementApi::delete_policy(http::Exchange& exchange, const auth::Principa
   auto it = std::find_if(policies.begin(), policies.end(), [&](const auto& policy) { return policy.id == id; });
   if (it == policies.end()) throw Error(ErrorCode::kNotFound, "the account has no policy '" + id + "'");
   tenants_.delete_policy(*it, audit_context(exchange, caller));
-  gate_.access().forget_cached_principals();
+  gate_.access().forget_cached();
   send_empty(exchange, 204);
 }
 

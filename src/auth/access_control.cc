@@ -14,9 +14,10 @@ namespace {
 // turn every request into a database write.
 constexpr std::int64_t kLastUseInterval = 60;
 
-// How long a principal looked up for Basic auth may be reused. Changes made
-// through this server's management API drop the cache at once; changes
-// made elsewhere (the offline admin commands) apply within this time.
+// How long a principal looked up for Basic auth, or a namespace's owner,
+// may be reused. Changes made through this server's management API drop
+// the cache at once; changes made elsewhere (the offline admin commands)
+// apply within this time.
 constexpr std::int64_t kPrincipalCacheSeconds = 5;
 constexpr std::size_t kPrincipalCacheEntries = 4096;
 
@@ -69,9 +70,28 @@ std::optional<Principal> AccessControl::principal_for_api_key(std::string_view s
   return principal;
 }
 
-void AccessControl::forget_cached_principals() {
+void AccessControl::forget_cached() {
   std::lock_guard<std::mutex> lock(principals_mutex_);
   principals_.clear();
+  namespaces_.clear();
+}
+
+std::optional<metadata::NamespaceRecord> AccessControl::find_namespace(const std::string& name) {
+  std::int64_t now = core::unix_now();
+  {
+    std::lock_guard<std::mutex> lock(principals_mutex_);
+    auto it = namespaces_.find(name);
+    if (it != namespaces_.end() && now - it->second.cached_at < kPrincipalCacheSeconds) return it->second.record;
+  }
+  auto record = store_.find_namespace(name);
+  std::lock_guard<std::mutex> lock(principals_mutex_);
+  if (!record) {
+    namespaces_.erase(name);
+    return std::nullopt;
+  }
+  if (namespaces_.size() >= kPrincipalCacheEntries) namespaces_.clear();
+  namespaces_[name] = CachedNamespace{.record = *record, .cached_at = now};
+  return record;
 }
 
 std::optional<Principal> AccessControl::principal_for_key(const std::string& identity_id,
@@ -98,7 +118,7 @@ void AccessControl::record_use(const std::string& api_key_id) {
 
 Verdict AccessControl::check_repository(const Principal* principal, std::string_view repository, Action action) {
   std::string ns(namespace_of(repository));
-  auto record = store_.find_namespace(ns);
+  auto record = find_namespace(ns);
   if (record && record->is_public && action == Action::kImagePull) return Verdict::kAllowed;
   if (!principal) return Verdict::kUnauthenticated;
   if (!record) return Verdict::kNamespaceMissing;

@@ -51,9 +51,14 @@ class AccessControl {
   // returned, so requests that send the key every time (Basic auth on
   // /v2/) do not each query the database; logins for tokens pass false.
   std::optional<Principal> principal_for_api_key(std::string_view secret, bool allow_cached = false);
-  // Drops every cached principal. Called after changes to keys, identities,
-  // policies and namespaces, so they apply at once on this server.
-  void forget_cached_principals();
+  // Drops every cached principal and namespace. Called after changes to
+  // keys, identities, policies and namespaces, so they apply at once on
+  // this server.
+  void forget_cached();
+
+  // The namespace record, possibly as read in the last few seconds: every
+  // request looks up the owner of its repository's namespace.
+  std::optional<metadata::NamespaceRecord> find_namespace(const std::string& name);
   // The principal of a key that a token names; nullopt if the key was
   // deleted since, or no longer belongs to the identity.
   std::optional<Principal> principal_for_key(const std::string& identity_id, const std::string& api_key_id);
@@ -81,8 +86,14 @@ class AccessControl {
   };
 
   metadata::MetadataStore& store_;
+  struct CachedNamespace {
+    metadata::NamespaceRecord record;
+    std::int64_t cached_at = 0;
+  };
+
   std::mutex principals_mutex_;
   std::unordered_map<std::string, CachedPrincipal> principals_;  // by key hash
+  std::unordered_map<std::string, CachedNamespace> namespaces_;  // by name, found ones only
   std::mutex last_use_mutex_;
   std::unordered_map<std::string, std::int64_t> last_use_;
 };

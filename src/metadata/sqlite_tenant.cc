@@ -484,9 +484,15 @@ NamePage SqliteStore::list_namespace_repositories(const std::vector<std::string>
     Transaction snapshot(*lease, false);
     for (const auto& name : distinct) {
       auto [first, end] = namespace_range(name);
-      auto query =
-          lease->prepare("SELECT name FROM repositories WHERE name > ? AND name >= ? AND name < ? ORDER BY name LIMIT ?");
-      query.bind(1, after).bind(2, first).bind(3, end).bind(4, probe_limit(limit));
+      if (after >= end) continue;
+      // One lower bound only: given both "name > after" and "name >= first",
+      // SQLite starts the index scan at one of them and filters with the
+      // other, which made late pages scan the whole namespace.
+      bool after_inside = after >= first;
+      auto query = after_inside
+                       ? lease->prepare("SELECT name FROM repositories WHERE name > ? AND name < ? ORDER BY name LIMIT ?")
+                       : lease->prepare("SELECT name FROM repositories WHERE name >= ? AND name < ? ORDER BY name LIMIT ?");
+      query.bind(1, after_inside ? after : first).bind(2, end).bind(3, probe_limit(limit));
       while (query.step()) names.push_back(query.column_text(0));
     }
   }

@@ -203,6 +203,18 @@ TEST_F(AccessControlTest, DeletedKeyRejected) {
   EXPECT_EQ(access_.principal_for_key(writer_.identity.id, writer_.key.record.id), std::nullopt);
 }
 
+TEST_F(AccessControlTest, CachedNamespaceUntilForgotten) {
+  ASSERT_TRUE(access_.find_namespace("globex-ns").has_value());
+  tenants_.delete_namespace(globex_, "globex-ns", kAdmin);
+
+  // A namespace's owner may be reused for a few seconds, until the cache
+  // is dropped, as the management API does after every change.
+  EXPECT_TRUE(access_.find_namespace("globex-ns").has_value());
+  access_.forget_cached();
+  EXPECT_EQ(access_.find_namespace("globex-ns"), std::nullopt);
+  EXPECT_EQ(access_.find_namespace("never-created"), std::nullopt);
+}
+
 TEST_F(AccessControlTest, CachedPrincipalUntilForgotten) {
   ASSERT_TRUE(access_.principal_for_api_key(writer_.key.secret, /*allow_cached=*/true).has_value());
   tenants_.delete_api_key(writer_.key.record, kAdmin);
@@ -210,7 +222,7 @@ TEST_F(AccessControlTest, CachedPrincipalUntilForgotten) {
   // A cached lookup may still see the key for a few seconds, until the
   // cache is dropped.
   EXPECT_TRUE(access_.principal_for_api_key(writer_.key.secret, /*allow_cached=*/true).has_value());
-  access_.forget_cached_principals();
+  access_.forget_cached();
   EXPECT_EQ(access_.principal_for_api_key(writer_.key.secret, /*allow_cached=*/true), std::nullopt);
 }
 
