@@ -14,7 +14,6 @@ using core::ErrorCode;
 
 namespace {
 
-constexpr std::string_view kDeniedMessage = "You are not authorized to access the specified resource.";
 constexpr std::string_view kLoginHint = "log in with the user name iamapikey and an API key as the password";
 
 // Decodes standard base64 (Basic credentials); nullopt if malformed.
@@ -224,9 +223,9 @@ void AccessGate::require_repository(http::Exchange& exchange, const Caller& call
     for (auto action : actions) covered = covered && token_allows(*caller.token, repository, action);
     if (covered) return;
 
-    // The token does not cover the request. If the identity's policies
-    // allow it, a new token for this scope will, so the client gets a 401
-    // challenge; otherwise it gets the final 403.
+    // The token does not cover the request. When the identity's policies
+    // allow it, a 401 challenge makes the client fetch a token for this
+    // scope. Otherwise the client gets the final 403.
     std::optional<auth::Principal> principal = principal_of(caller);
     if (!caller.token->is_anonymous() && !principal) {
       throw Error(ErrorCode::kUnauthorized, "the API key behind this token was deleted; log in again")

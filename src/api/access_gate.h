@@ -1,7 +1,7 @@
-// Authentication and authorization of HTTP requests: reads the credentials
-// a request carries (an API key in Basic auth, or a Berth token as Bearer
-// or in Basic auth as "iambearer"), and raises the registry's 401, 403 and
-// 429 errors with the challenges clients need to log in.
+// Authentication and authorization of HTTP requests. The gate reads the
+// credentials a request carries: an API key in Basic auth, or a Berth token
+// as Bearer or in Basic auth as "iambearer". It raises the registry's 401,
+// 403 and 429 errors with the challenges clients need to log in.
 #pragma once
 
 #include "auth/access_control.h"
@@ -21,6 +21,9 @@ namespace berth::api {
 inline constexpr std::string_view kApiKeyUser = "iamapikey";
 inline constexpr std::string_view kBearerUser = "iambearer";
 
+// The hosted registry's text for a 403 DENIED.
+inline constexpr std::string_view kDeniedMessage = "You are not authorized to access the specified resource.";
+
 struct AuthSettings {
   // Absolute URL of the token endpoint for challenges; empty: built from
   // the request's Host (or X-Forwarded-Host and X-Forwarded-Proto).
@@ -30,7 +33,7 @@ struct AuthSettings {
   std::int64_t failed_login_window_seconds = 60;
 };
 
-// Who sent a request. An API key yields a principal at once; a token
+// The sender of a request. An API key yields a principal at once. A token
 // yields its claims, and the principal is loaded only when a decision
 // needs the identity's policies.
 struct Caller {
@@ -70,9 +73,9 @@ class AccessGate {
   void require_identity(http::Exchange& exchange, const Caller& caller, bool accept_anonymous_token);
 
   // Throws unless the caller may do every registry action ("pull", "push",
-  // "delete") on the repository: 401 with a challenge for this scope when
-  // a (new) token would help, 403 DENIED when the identity lacks the role
-  // or the namespace is another account's or missing.
+  // "delete") on the repository. The error is 401 with a challenge for this
+  // scope when a new token would help. It is 403 DENIED when the identity
+  // lacks the role, or the namespace is missing or another account's.
   void require_repository(http::Exchange& exchange, const Caller& caller, const std::string& repository,
                           std::initializer_list<std::string_view> actions);
   // True if the caller may pull from the repository (cross-repository

@@ -1,5 +1,6 @@
 #include "api/management_api.h"
 
+#include "api/json_response.h"
 #include "auth/audit.h"
 #include "core/error.h"
 #include "core/time.h"
@@ -18,15 +19,8 @@ namespace {
 
 constexpr std::size_t kMaxJsonBytes = 64 * 1024;
 constexpr std::string_view kPrefix = "/api/v1/";
-constexpr std::string_view kDeniedMessage = "You are not authorized to access the specified resource.";
 
-void send_json(http::Exchange& exchange, int status, const json& body) {
-  http::Response response;
-  response.status = status;
-  response.headers.set(field::content_type, "application/json");
-  response.body = body.dump();
-  exchange.send(std::move(response));
-}
+void send_json(http::Exchange& exchange, int status, const json& body) { exchange.send(json_response(status, body)); }
 
 void send_empty(http::Exchange& exchange, int status) {
   http::Response response;
@@ -231,7 +225,7 @@ void ManagementApi::delete_namespace(http::Exchange& exchange, const auth::Princ
 // --- API keys ------------------------------------------------------------------
 
 void ManagementApi::list_api_keys(http::Exchange& exchange, const auth::Principal& caller) {
-  // Managers see every key of the account; anyone else sees their own.
+  // A Manager gets every key of the account; anyone else gets their own keys.
   bool manager = gate_.access().allows_account(caller, auth::Action::kIamManage);
   json body = json::array();
   for (const auto& key : metadata_.list_api_keys(caller.identity.account_id)) {

@@ -37,7 +37,7 @@ class ManagementApi {
   void create_policy(http::Exchange& exchange, const auth::Principal& caller);
   void delete_policy(http::Exchange& exchange, const auth::Principal& caller, const std::string& id);
 
-  // Throws 403 DENIED unless the caller holds `action` on the account.
+  // Throws 403 DENIED unless the caller's policies grant `action` on the account.
   void require_account_action(http::Exchange& exchange, const auth::Principal& caller, auth::Action action);
   auth::AuditContext audit_context(http::Exchange& exchange, const auth::Principal& caller) const;
   // The identity `iam_id` of the caller's account; 404 if there is none.

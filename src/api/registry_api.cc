@@ -1,5 +1,6 @@
 #include "api/registry_api.h"
 
+#include "api/json_response.h"
 #include "api/request_checks.h"
 #include "core/error.h"
 #include "oci/media_types.h"
@@ -21,14 +22,6 @@ namespace {
 // Page size used for tag lists requested without "n", because the spec
 // returns every tag then.
 constexpr std::size_t kUnlimitedPage = std::numeric_limits<std::int32_t>::max();
-
-http::Response json_response(int status, const json& body) {
-  http::Response response;
-  response.status = status;
-  response.headers.set(field::content_type, "application/json");
-  response.body = body.dump();
-  return response;
-}
 
 std::string next_link(const std::string& path, const std::string& last, std::size_t n) {
   return "<" + path + "?last=" + http::percent_encode(last) + "&n=" + std::to_string(n) + ">; rel=\"next\"";

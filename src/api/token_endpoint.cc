@@ -1,5 +1,6 @@
 #include "api/token_endpoint.h"
 
+#include "api/json_response.h"
 #include "auth/audit.h"
 #include "core/error.h"
 #include "core/time.h"
@@ -83,9 +84,9 @@ void TokenEndpoint::post_token(http::Exchange& exchange) {
 
 void TokenEndpoint::respond(http::Exchange& exchange, const std::optional<auth::Principal>& principal,
                             const std::vector<std::string>& scope_values, bool with_refresh, bool oauth) {
-  const auth::Principal* who = principal ? &*principal : nullptr;
-  std::vector<auth::ResourceScope> granted = gate_.access().grant(who, auth::parse_scopes(scope_values));
-  auth::IssuedToken issued = gate_.tokens().issue_access(who, granted);
+  const auth::Principal* authenticated = principal ? &*principal : nullptr;
+  std::vector<auth::ResourceScope> granted = gate_.access().grant(authenticated, auth::parse_scopes(scope_values));
+  auth::IssuedToken issued = gate_.tokens().issue_access(authenticated, granted);
 
   std::string scope_text;
   for (const auto& scope : granted) {
@@ -97,21 +98,20 @@ void TokenEndpoint::respond(http::Exchange& exchange, const std::optional<auth::
                {"expires_in", issued.expires_in},
                {"issued_at", core::format_rfc3339(issued.issued_at)}};
   if (oauth) body["scope"] = scope_text;
-  if (with_refresh && who) body["refresh_token"] = gate_.tokens().issue_refresh(*who);
+  if (with_refresh && authenticated) body["refresh_token"] = gate_.tokens().issue_refresh(*authenticated);
 
-  if (who) {
-    auth::audit("login_succeeded", {{"identity", who->identity.id},
-                                    {"account", who->identity.account_id},
-                                    {"api_key", who->api_key_id},
+  if (authenticated) {
+    auth::audit("login_succeeded", {{"identity", authenticated->identity.id},
+                                    {"account", authenticated->identity.account_id},
+                                    {"api_key", authenticated->api_key_id},
                                     {"scope", scope_text},
                                     {"client", AccessGate::client_address(exchange)},
                                     {"request_id", exchange.request_id()}});
   }
 
-  http::Response response;
-  response.headers.set(field::content_type, "application/json");
+  // Tokens are credentials, so no cache may keep them.
+  http::Response response = json_response(200, body);
   response.headers.set(field::cache_control, "no-store");
-  response.body = body.dump();
   exchange.send(std::move(response));
 }
 

@@ -1,5 +1,5 @@
-// Who a caller is and what the caller may do: resolves API keys to
-// principals and evaluates their policies against namespaces.
+// Caller identity and permissions: resolves API keys to principals and
+// evaluates their policies against namespaces.
 #pragma once
 
 #include "auth/roles.h"

@@ -16,13 +16,13 @@ namespace {
 
 // Identity and key names are shown in listings and logs; keep them short
 // and printable.
-void require_display_name(std::string_view what, const std::string& name) {
+void require_display_name(std::string_view object, const std::string& name) {
   if (name.empty() || name.size() > 100) {
-    throw Error(ErrorCode::kBadRequest, std::string(what) + " name must have 1 to 100 characters");
+    throw Error(ErrorCode::kBadRequest, std::string(object) + " name must have 1 to 100 characters");
   }
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f) {
-      throw Error(ErrorCode::kBadRequest, std::string(what) + " name contains a control character");
+      throw Error(ErrorCode::kBadRequest, std::string(object) + " name contains a control character");
     }
   }
 }

@@ -11,7 +11,7 @@
 
 namespace berth::auth {
 
-// Who made a change, for the audit log.
+// The origin of a change, for the audit log.
 struct AuditContext {
   std::string actor;  // identity id, or "admin" for the offline commands
   std::string client;

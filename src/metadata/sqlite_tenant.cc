@@ -366,8 +366,8 @@ CreateNamespaceResult SqliteStore::create_namespace(const NamespaceRecord& ns, s
         .run();
   }
   // If the name was deleted before, repositories under it are left over
-  // from an upload that finished just after the delete. They belong to
-  // nobody, so the new owner starts without them. Repositories under a
+  // from an upload that finished just after the delete. No account owns
+  // them, so the new owner starts without them. Repositories under a
   // name that was never a namespace (a database from before namespaces
   // existed) are kept for the account that creates it.
   bool was_deleted = false;

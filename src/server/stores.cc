@@ -10,8 +10,8 @@ namespace berth::server {
 
 void ensure_data_directory(const std::string& path) {
   std::filesystem::path data(path);
-  // A new data directory is private to the server's user: it holds the
-  // images, the database and the token signing key. An existing one keeps
+  // A new data directory is private to the server's user, because it
+  // contains the images, the database and the token signing key. An existing one keeps
   // the permissions its operator gave it.
   if (std::filesystem::exists(data)) return;
   std::filesystem::create_directories(data);

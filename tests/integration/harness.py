@@ -179,8 +179,8 @@ class Berthd(Server):
             return
         response = super().request("PUT", f"/api/v1/namespaces/{namespace}",
                                    headers={"Authorization": self.basic_auth()})
-        # An invalid namespace name stays uncreated; the test sees the
-        # registry's own answer to its request.
+        # An invalid namespace name stays uncreated, so the test gets the
+        # registry's own response to its request.
         if response.status in (200, 201):
             created.add(namespace)
             self.namespaces = created

@@ -444,9 +444,9 @@ class RoleMatrixTest(AuthTestCase):
         raise ValueError(action)
 
     # Expected status per (role scope, action) on (own, sibling, foreign).
-    # Roles follow the hosted registry's IAM actions: Reader pulls and
-    # lists, Writer pulls, pushes and deletes but does not list, Manager
-    # does everything; namespace create and delete need Manager on the
+    # Roles follow the hosted registry's IAM actions. Reader pulls and
+    # lists. Writer pulls, pushes and deletes but does not list. Manager
+    # does everything, but namespace create and delete need Manager on the
     # account, so a namespace Manager gets 403 for them.
     EXPECTED = {
         ("Reader", "namespace"): {
@@ -601,8 +601,8 @@ class NamespaceRulesTest(AuthTestCase):
         self.assertEqual(self.put("recycled", self.other_key).status, 201)
 
         other = {"Authorization": self.berthd.basic_auth(self.other_key)}
-        gone = self.berthd.request("GET", "/v2/recycled/app/manifests/v1", headers=other)
-        self.assertEqual(gone.status, 404)
+        old_image = self.berthd.request("GET", "/v2/recycled/app/manifests/v1", headers=other)
+        self.assertEqual(old_image.status, 404)
         self.assertEqual(self.berthd.request("GET", "/v2/recycled/app/tags/list", headers=other).status, 404)
         catalog = self.berthd.request("GET", "/v2/_catalog", headers=other).json()["repositories"]
         self.assertNotIn("recycled/app", catalog)
