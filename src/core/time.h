@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace berth::core {
 
@@ -10,5 +12,10 @@ std::int64_t unix_now();
 
 // RFC 3339 in UTC with a Z suffix, such as 2026-12-04T20:52:45Z.
 std::string format_rfc3339(std::int64_t unix_seconds);
+
+// Parses an RFC 3339 date-time such as 2023-06-10T00:00:00Z or
+// 2023-06-10T02:00:00.123456789+02:00 into Unix seconds; the fraction is
+// dropped. Returns nullopt for any other text.
+std::optional<std::int64_t> parse_rfc3339(std::string_view text);
 
 }  // namespace berth::core

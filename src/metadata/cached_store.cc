@@ -133,6 +133,15 @@ PutManifestResult CachedStore::put_manifest(const ManifestWrite& manifest) {
   return result;
 }
 
+CopyManifestResult CachedStore::copy_manifest(const std::string& source, const core::Digest& digest,
+                                              const std::string& target, const std::string& tag) {
+  CopyManifestResult result = inner_.copy_manifest(source, digest, target, tag);
+  // Only found entries are cached, so the manifests and blob links that
+  // the copy added have no stale entries; the moved tag may have one.
+  if (result.copied) invalidate(tag_key(target, tag));
+  return result;
+}
+
 bool CachedStore::delete_manifest(const std::string& repository, const core::Digest& digest) {
   bool deleted = inner_.delete_manifest(repository, digest);
   // Every tag that pointed at it went too; which ones is not known here.

@@ -65,6 +65,19 @@ class CachedStore final : public MetadataStore {
     return inner_.manifest_blob_references(repository, digest);
   }
 
+  // Listings and facts are read from the database each time; a copy moves
+  // a tag of the target, so it drops that tag's entry.
+  std::vector<ImageEntry> list_images(const std::vector<std::string>& namespaces,
+                                      const std::vector<std::string>& repositories) override {
+    return inner_.list_images(namespaces, repositories);
+  }
+  std::optional<ImageFacts> find_image_facts(const core::Digest& manifest) override {
+    return inner_.find_image_facts(manifest);
+  }
+  void put_image_facts(const ImageFacts& facts) override { inner_.put_image_facts(facts); }
+  CopyManifestResult copy_manifest(const std::string& source, const core::Digest& digest, const std::string& target,
+                                   const std::string& tag) override;
+
   // Tenant records are not cached. Creating and deleting a namespace drop
   // the cached entries of its repositories.
   bool create_account(const AccountRecord& account) override { return inner_.create_account(account); }
@@ -118,6 +131,13 @@ class CachedStore final : public MetadataStore {
   NamePage list_namespace_repositories(const std::vector<std::string>& namespaces, const std::string& after,
                                        std::size_t limit) override {
     return inner_.list_namespace_repositories(namespaces, after, limit);
+  }
+
+  AccountSettings account_settings(const std::string& account_id) override {
+    return inner_.account_settings(account_id);
+  }
+  bool set_account_settings(const std::string& account_id, const AccountSettings& settings) override {
+    return inner_.set_account_settings(account_id, settings);
   }
 
  private:

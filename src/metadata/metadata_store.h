@@ -78,6 +78,39 @@ struct UploadRecord {
   std::int64_t updated_at = 0;
 };
 
+// Facts about one manifest that image listings show. A manifest digest
+// fixes the manifest's content, and with it its config and children, so
+// the facts of a digest never change once computed.
+struct ImageFacts {
+  core::Digest manifest_digest;
+  std::string config_digest;  // empty for an index
+  std::int64_t created = 0;   // Unix seconds from the config's "created"; 0 when absent
+  std::uint64_t size = 0;     // config and layers; for an index, the sum over its children
+  std::string architecture;   // empty for an index and for configs without one
+  std::string os;
+  std::string labels_json = "{}";  // the config's config.Labels as a JSON object
+
+  bool operator==(const ImageFacts&) const = default;
+};
+
+// A manifest of a repository with the tags that point at it.
+struct ImageEntry {
+  std::string repository;
+  core::Digest digest;
+  std::string media_type;
+  std::vector<std::string> tags;  // in byte order; empty when untagged
+  std::int64_t pushed_at = 0;
+  std::optional<ImageFacts> facts;  // nullopt until someone stores them
+};
+
+struct CopyManifestResult {
+  bool copied = false;
+  bool source_found = false;  // false: the source repository has no such manifest
+  // Child manifests (at any depth) that the source repository lacks; then
+  // nothing was copied.
+  std::vector<core::Digest> missing_manifests;
+};
+
 // One page of a name listing in byte order.
 struct NamePage {
   std::vector<std::string> names;
@@ -134,6 +167,11 @@ struct NamespaceRecord {
   bool is_public = false;  // anyone may pull, without credentials
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
+};
+
+// Per-account settings of the management API; a new account has the defaults.
+struct AccountSettings {
+  bool platform_metrics = false;
 };
 
 enum class CreateNamespaceResult {
@@ -208,6 +246,28 @@ class MetadataStore {
   // Blob digests that a stored manifest references, for offline checks.
   virtual std::vector<core::Digest> manifest_blob_references(const std::string& repository, const core::Digest& digest) = 0;
 
+  // --- Image listings ---------------------------------------------------------
+
+  // Every manifest, tagged or not, of the repositories inside `namespaces`
+  // and of the repositories named in `repositories`. Each manifest appears
+  // once, ordered by repository name, then digest, with its tags and its
+  // stored facts. Unknown names contribute nothing.
+  virtual std::vector<ImageEntry> list_images(const std::vector<std::string>& namespaces,
+                                              const std::vector<std::string>& repositories) = 0;
+  // The facts stored for a manifest digest, in any repository.
+  virtual std::optional<ImageFacts> find_image_facts(const core::Digest& manifest) = 0;
+  // Stores the facts of a manifest digest. Facts stored earlier for the
+  // same digest are kept, because they describe the same content.
+  virtual void put_image_facts(const ImageFacts& facts) = 0;
+  // Copies manifest `digest` of repository `source` into `target` (created
+  // if new) and points `tag` of `target` at it. Child manifests of an index
+  // are copied first, at every depth, and every blob the copied manifests
+  // reference is linked to `target`. Nothing changes unless the source
+  // contains the manifest and all its children. Copying into the source
+  // repository itself only moves the tag.
+  virtual CopyManifestResult copy_manifest(const std::string& source, const core::Digest& digest,
+                                           const std::string& target, const std::string& tag) = 0;
+
   // --- Accounts and identities ---------------------------------------------
 
   // False (and nothing changes) if an account with the id or name exists.
@@ -266,6 +326,15 @@ class MetadataStore {
   // component is one of `namespaces`.
   virtual NamePage list_namespace_repositories(const std::vector<std::string>& namespaces, const std::string& after,
                                                std::size_t limit) = 0;
+
+  // --- Account settings -----------------------------------------------------
+
+  // The account's settings; the defaults when none were stored or the
+  // account does not exist.
+  virtual AccountSettings account_settings(const std::string& account_id) = 0;
+  // Replaces the account's settings; false (and nothing changes) if the
+  // account does not exist.
+  virtual bool set_account_settings(const std::string& account_id, const AccountSettings& settings) = 0;
 };
 
 }  // namespace berth::metadata

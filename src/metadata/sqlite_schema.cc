@@ -131,6 +131,27 @@ CREATE TABLE deleted_namespaces (
   deleted_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 4: facts that image listings show, computed once per manifest digest
+    // from the manifest and its config blob, and per-account settings.
+    // image_facts has no foreign key, because one digest may be stored in
+    // many repositories and its facts describe the content, not a row.
+    R"sql(
+CREATE TABLE image_facts (
+  digest TEXT PRIMARY KEY,
+  config_digest TEXT NOT NULL DEFAULT '',
+  created INTEGER NOT NULL DEFAULT 0,
+  size INTEGER NOT NULL DEFAULT 0,
+  architecture TEXT NOT NULL DEFAULT '',
+  os TEXT NOT NULL DEFAULT '',
+  labels TEXT NOT NULL DEFAULT '{}'
+) WITHOUT ROWID;
+
+CREATE TABLE account_settings (
+  account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+  platform_metrics INTEGER NOT NULL DEFAULT 0 CHECK (platform_metrics IN (0, 1)),
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace

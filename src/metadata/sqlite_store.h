@@ -59,6 +59,14 @@ class SqliteStore final : public MetadataStore {
   std::vector<ManifestRecord> list_manifests() override;
   std::vector<core::Digest> manifest_blob_references(const std::string& repository, const core::Digest& digest) override;
 
+  // Image listings, facts and copies, implemented in sqlite_images.cc.
+  std::vector<ImageEntry> list_images(const std::vector<std::string>& namespaces,
+                                      const std::vector<std::string>& repositories) override;
+  std::optional<ImageFacts> find_image_facts(const core::Digest& manifest) override;
+  void put_image_facts(const ImageFacts& facts) override;
+  CopyManifestResult copy_manifest(const std::string& source, const core::Digest& digest, const std::string& target,
+                                   const std::string& tag) override;
+
   // Tenants, implemented in sqlite_tenant.cc.
   bool create_account(const AccountRecord& account) override;
   std::optional<AccountRecord> find_account(const std::string& id) override;
@@ -92,6 +100,9 @@ class SqliteStore final : public MetadataStore {
   bool delete_namespace(const std::string& name) override;
   NamePage list_namespace_repositories(const std::vector<std::string>& namespaces, const std::string& after,
                                        std::size_t limit) override;
+
+  AccountSettings account_settings(const std::string& account_id) override;
+  bool set_account_settings(const std::string& account_id, const AccountSettings& settings) override;
 
  private:
   // A connection borrowed from the pool for the lifetime of the lease.

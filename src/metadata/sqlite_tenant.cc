@@ -509,4 +509,32 @@ NamePage SqliteStore::list_namespace_repositories(const std::vector<std::string>
   return page;
 }
 
+// --- Account settings -------------------------------------------------------
+
+AccountSettings SqliteStore::account_settings(const std::string& account_id) {
+  Lease lease(*this);
+  auto query = lease->prepare("SELECT platform_metrics FROM account_settings WHERE account_id = ?");
+  query.bind(1, account_id);
+  AccountSettings settings;
+  if (query.step()) settings.platform_metrics = query.column_int(0) != 0;
+  return settings;
+}
+
+bool SqliteStore::set_account_settings(const std::string& account_id, const AccountSettings& settings) {
+  WriteScope scope(*this);
+  auto& connection = scope.connection();
+  if (!account_exists(connection, account_id)) return false;
+
+  auto upsert = connection.prepare(
+      "INSERT INTO account_settings (account_id, platform_metrics, updated_at) VALUES (?, ?, ?) "
+      "ON CONFLICT (account_id) DO UPDATE SET platform_metrics = excluded.platform_metrics, "
+      "updated_at = excluded.updated_at");
+  upsert.bind(1, account_id)
+      .bind(2, static_cast<std::int64_t>(settings.platform_metrics ? 1 : 0))
+      .bind(3, core::unix_now())
+      .run();
+  scope.commit();
+  return true;
+}
+
 }  // namespace berth::metadata

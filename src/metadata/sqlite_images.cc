@@ -1,0 +1,229 @@
+// The image part of SqliteStore that the management API uses: listings of
+// manifests with their tags, the cached facts of each manifest digest, and
+// server-side copies of a manifest into another repository.
+#include "metadata/sqlite_store.h"
+
+#include "core/error.h"
+#include "core/time.h"
+
+#include <functional>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace berth::metadata {
+
+using core::Digest;
+using core::InternalError;
+
+namespace {
+
+Digest parse_stored_digest(const std::string& text) {
+  auto digest = Digest::parse(text);
+  if (!digest) throw InternalError("the database contains a malformed digest \"" + text + "\"");
+  return *digest;
+}
+
+std::optional<std::int64_t> find_repository_id(SqliteConnection& connection, const std::string& name) {
+  auto query = connection.prepare("SELECT id FROM repositories WHERE name = ?");
+  query.bind(1, name);
+  if (!query.step()) return std::nullopt;
+  return query.column_int(0);
+}
+
+// Reads the columns digest, config_digest, created, size, architecture,
+// os, labels starting at column `first`.
+ImageFacts read_facts(const Statement& row, int first) {
+  return ImageFacts{.manifest_digest = parse_stored_digest(row.column_text(first)),
+                    .config_digest = row.column_text(first + 1),
+                    .created = row.column_int(first + 2),
+                    .size = static_cast<std::uint64_t>(row.column_int(first + 3)),
+                    .architecture = row.column_text(first + 4),
+                    .os = row.column_text(first + 5),
+                    .labels_json = row.column_text(first + 6)};
+}
+
+using ImageKey = std::pair<std::string, std::string>;  // repository, digest
+
+// Adds the rows of an image query to `images`. The columns are: repository
+// name, manifest digest, media type, pushed at, tag (NULL when untagged),
+// then the facts columns (NULL when none are stored).
+void collect_images(Statement& query, std::map<ImageKey, ImageEntry>& images) {
+  while (query.step()) {
+    ImageKey key{query.column_text(0), query.column_text(1)};
+    auto it = images.find(key);
+    if (it == images.end()) {
+      ImageEntry entry{.repository = key.first,
+                       .digest = parse_stored_digest(key.second),
+                       .media_type = query.column_text(2),
+                       .pushed_at = query.column_int(3)};
+      if (!query.column_is_null(5)) entry.facts = read_facts(query, 5);
+      it = images.emplace(key, std::move(entry)).first;
+    }
+    ImageEntry& entry = it->second;
+    if (!query.column_is_null(4)) {
+      std::string tag = query.column_text(4);
+      // A manifest reached through both a namespace and its own name
+      // yields its rows twice.
+      if (entry.tags.empty() || entry.tags.back() != tag) entry.tags.push_back(std::move(tag));
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<ImageEntry> SqliteStore::list_images(const std::vector<std::string>& namespaces,
+                                                 const std::vector<std::string>& repositories) {
+  Lease lease(*this);
+  std::map<ImageKey, ImageEntry> images;
+  {
+    // One read transaction, so every scan sees the same snapshot.
+    Transaction snapshot(*lease, false);
+    for (const auto& name : std::set<std::string>(namespaces.begin(), namespaces.end())) {
+      // The names inside a namespace lie in ["<name>/", "<name>0"), because
+      // '0' is the byte after '/'.
+      auto query = lease->prepare(
+          "SELECT r.name, m.digest, m.media_type, m.created_at, t.name, "
+          "f.digest, f.config_digest, f.created, f.size, f.architecture, f.os, f.labels "
+          "FROM repositories r JOIN manifests m ON m.repository_id = r.id "
+          "LEFT JOIN tags t ON t.manifest_id = m.id LEFT JOIN image_facts f ON f.digest = m.digest "
+          "WHERE r.name >= ? AND r.name < ? ORDER BY r.name, m.digest, t.name");
+      query.bind(1, name + "/").bind(2, name + "0");
+      collect_images(query, images);
+    }
+    for (const auto& name : std::set<std::string>(repositories.begin(), repositories.end())) {
+      auto query = lease->prepare(
+          "SELECT r.name, m.digest, m.media_type, m.created_at, t.name, "
+          "f.digest, f.config_digest, f.created, f.size, f.architecture, f.os, f.labels "
+          "FROM repositories r JOIN manifests m ON m.repository_id = r.id "
+          "LEFT JOIN tags t ON t.manifest_id = m.id LEFT JOIN image_facts f ON f.digest = m.digest "
+          "WHERE r.name = ? ORDER BY m.digest, t.name");
+      query.bind(1, name);
+      collect_images(query, images);
+    }
+  }
+
+  std::vector<ImageEntry> out;
+  out.reserve(images.size());
+  for (auto& [key, entry] : images) out.push_back(std::move(entry));
+  return out;
+}
+
+std::optional<ImageFacts> SqliteStore::find_image_facts(const Digest& manifest) {
+  Lease lease(*this);
+  auto query = lease->prepare(
+      "SELECT digest, config_digest, created, size, architecture, os, labels FROM image_facts WHERE digest = ?");
+  query.bind(1, manifest.str());
+  if (!query.step()) return std::nullopt;
+  return read_facts(query, 0);
+}
+
+void SqliteStore::put_image_facts(const ImageFacts& facts) {
+  WriteScope scope(*this);
+  auto insert = scope.connection().prepare(
+      "INSERT INTO image_facts (digest, config_digest, created, size, architecture, os, labels) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING");
+  insert.bind(1, facts.manifest_digest.str())
+      .bind(2, facts.config_digest)
+      .bind(3, facts.created)
+      .bind(4, static_cast<std::int64_t>(facts.size))
+      .bind(5, facts.architecture)
+      .bind(6, facts.os)
+      .bind(7, facts.labels_json)
+      .run();
+  scope.commit();
+}
+
+CopyManifestResult SqliteStore::copy_manifest(const std::string& source, const Digest& digest,
+                                              const std::string& target, const std::string& tag) {
+  WriteScope scope(*this);
+  auto& connection = scope.connection();
+  CopyManifestResult result;
+
+  auto source_id = find_repository_id(connection, source);
+  if (!source_id) return result;
+
+  // The manifests to copy, children before their index, so every copy
+  // finds the children it references already in the target.
+  std::vector<std::int64_t> order;
+  std::set<std::string> visited;
+  std::function<bool(const std::string&)> visit = [&](const std::string& manifest_digest) {
+    if (!visited.insert(manifest_digest).second) return true;
+    std::int64_t id = 0;
+    {
+      auto query = connection.prepare("SELECT id FROM manifests WHERE repository_id = ? AND digest = ?");
+      query.bind(1, *source_id).bind(2, manifest_digest);
+      if (!query.step()) return false;
+      id = query.column_int(0);
+    }
+    std::vector<std::string> children;
+    {
+      auto query = connection.prepare(
+          "SELECT digest FROM manifest_references WHERE manifest_id = ? AND kind = 'manifest' ORDER BY digest");
+      query.bind(1, id);
+      while (query.step()) children.push_back(query.column_text(0));
+    }
+    for (const auto& child : children) {
+      if (!visit(child)) result.missing_manifests.push_back(parse_stored_digest(child));
+    }
+    order.push_back(id);
+    return true;
+  };
+  if (!visit(digest.str())) return result;
+  result.source_found = true;
+  if (!result.missing_manifests.empty()) return result;  // rolls back
+
+  std::int64_t now = core::unix_now();
+  {
+    auto insert = connection.prepare(
+        "INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING");
+    insert.bind(1, target).bind(2, now).run();
+  }
+  auto target_id = find_repository_id(connection, target);
+  if (!target_id) throw InternalError("repository " + target + " vanished inside its own transaction");
+
+  for (std::int64_t id : order) {
+    {
+      auto link = connection.prepare(
+          "INSERT INTO repository_blobs (repository_id, digest, linked_at) "
+          "SELECT ?, digest, ? FROM manifest_references WHERE manifest_id = ? AND kind = 'blob' "
+          "ON CONFLICT (repository_id, digest) DO NOTHING");
+      link.bind(1, *target_id).bind(2, now).bind(3, id).run();
+    }
+    {
+      auto copy = connection.prepare(
+          "INSERT INTO manifests (repository_id, digest, media_type, content, artifact_type, subject_digest, "
+          "annotations, created_at) SELECT ?, digest, media_type, content, artifact_type, subject_digest, "
+          "annotations, ? FROM manifests WHERE id = ? ON CONFLICT (repository_id, digest) DO NOTHING");
+      copy.bind(1, *target_id).bind(2, now).bind(3, id).run();
+    }
+    if (connection.changes() > 0) {
+      std::int64_t copy_id = connection.last_insert_rowid();
+      auto references = connection.prepare(
+          "INSERT INTO manifest_references (manifest_id, kind, digest) "
+          "SELECT ?, kind, digest FROM manifest_references WHERE manifest_id = ?");
+      references.bind(1, copy_id).bind(2, id).run();
+    }
+  }
+
+  std::int64_t manifest_id = 0;
+  {
+    auto query = connection.prepare("SELECT id FROM manifests WHERE repository_id = ? AND digest = ?");
+    query.bind(1, *target_id).bind(2, digest.str());
+    if (!query.step()) throw InternalError("manifest " + digest.str() + " vanished inside its own transaction");
+    manifest_id = query.column_int(0);
+  }
+  {
+    auto upsert = connection.prepare(
+        "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, "
+        "updated_at = excluded.updated_at");
+    upsert.bind(1, *target_id).bind(2, tag).bind(3, manifest_id).bind(4, now).run();
+  }
+
+  scope.commit();
+  result.copied = true;
+  return result;
+}
+
+}  // namespace berth::metadata
