@@ -414,6 +414,13 @@ class Printer {
       format_s(arg->type_name());
       return;
     }
+    if (verb == 'p') {
+      // Go prints the address of a slice or map here. Berth's values have
+      // no addresses, so every kind gets the form Go uses for non-pointers.
+      // NOTE: for lists and maps this differs from Go, which prints 0xc000….
+      bad_verb(verb, arg);
+      return;
+    }
     print_value(*arg, verb, 0);
   }
 };

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <iterator>
 #include <utility>
+#include <vector>
 
 namespace berth::gotemplate {
 
@@ -100,12 +101,14 @@ Decimal decimal_digits(double value, int significant) {
   Decimal d;
   value = std::fabs(value);
   if (value == 0) return d;
-  char buffer[512];
+  // Room for the digits, a point and an exponent such as e-324.
+  std::vector<char> buffer(static_cast<std::size_t>(std::max(significant, 0)) + 32);
+  char* first = buffer.data();
+  char* last = first + buffer.size();
   std::to_chars_result result =
-      significant < 0
-          ? std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific)
-          : std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific, significant - 1);
-  std::string_view text(buffer, static_cast<std::size_t>(result.ptr - buffer));
+      significant < 0 ? std::to_chars(first, last, value, std::chars_format::scientific)
+                      : std::to_chars(first, last, value, std::chars_format::scientific, significant - 1);
+  std::string_view text(first, static_cast<std::size_t>(result.ptr - first));
   std::size_t e = text.find('e');
   for (char c : text.substr(0, e)) {
     if (c != '.') d.digits += c;
@@ -524,9 +527,12 @@ std::string format_float(double value, char format, int precision) {
     }
     case 'f': {
       if (precision >= 0) {
-        char buffer[1100];
-        auto result = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed, precision);
-        return std::string(buffer, result.ptr);
+        // Room for the 309 integer digits of the largest double, a sign,
+        // a point and the requested fraction digits.
+        std::vector<char> buffer(static_cast<std::size_t>(precision) + 320);
+        auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value, std::chars_format::fixed,
+                                    precision);
+        return std::string(buffer.data(), result.ptr);
       }
       Decimal d = decimal_digits(value, -1);
       return format_fixed(d, negative, std::max(static_cast<int>(d.digits.size()) - d.point, 0));
