@@ -234,7 +234,9 @@ void AccessGate::require_repository(http::Exchange& exchange, const Caller& call
     for (auto action : actions) {
       auth::Verdict verdict = access_.check_repository(principal ? &*principal : nullptr, repository,
                                                        *auth::registry_action(action));
-      if (verdict != auth::Verdict::kAllowed) deny(exchange, caller, repository, action, verdict, scope);
+      if (verdict != auth::Verdict::kAllowed) {
+        deny(exchange, caller, repository, *auth::registry_action(action), verdict, scope);
+      }
     }
     throw Error(ErrorCode::kUnauthorized, "the token does not grant " + scope + "; get a token for this scope")
         .with_header("WWW-Authenticate", challenge(exchange, scope, "insufficient_scope"));
@@ -242,13 +244,22 @@ void AccessGate::require_repository(http::Exchange& exchange, const Caller& call
 
   const auth::Principal* principal = caller.principal ? &*caller.principal : nullptr;
   for (auto action : actions) {
-    auth::Verdict verdict = access_.check_repository(principal, repository, *auth::registry_action(action));
-    if (verdict != auth::Verdict::kAllowed) deny(exchange, caller, repository, action, verdict, scope);
+    auth::Action needed = *auth::registry_action(action);
+    auth::Verdict verdict = access_.check_repository(principal, repository, needed);
+    if (verdict != auth::Verdict::kAllowed) deny(exchange, caller, repository, needed, verdict, scope);
   }
 }
 
+void AccessGate::require_action(http::Exchange& exchange, const auth::Principal& principal,
+                                const std::string& repository, auth::Action action) {
+  auth::Verdict verdict = access_.check_repository(&principal, repository, action);
+  if (verdict == auth::Verdict::kAllowed) return;
+  std::string scope = "repository:" + repository + ":" + std::string(auth::action_name(action));
+  deny(exchange, Caller{.principal = principal}, repository, action, verdict, scope);
+}
+
 void AccessGate::deny(http::Exchange& exchange, const Caller& caller, const std::string& repository,
-                      std::string_view action, auth::Verdict verdict, const std::string& scope) {
+                      auth::Action needed, auth::Verdict verdict, const std::string& scope) {
   if (verdict == auth::Verdict::kUnauthenticated) {
     throw Error(ErrorCode::kUnauthorized, "authentication required: " + std::string(kLoginHint))
         .with_header("WWW-Authenticate", challenge(exchange, scope));
@@ -278,7 +289,6 @@ void AccessGate::deny(http::Exchange& exchange, const Caller& caller, const std:
   if (reason == "other_account") throw Error(ErrorCode::kDenied, std::string(kDeniedMessage));
 
   // Within the caller's own account, say which roles would allow it.
-  auth::Action needed = *auth::registry_action(action);
   std::vector<std::string_view> allowing;
   for (auth::Role role : {auth::Role::kReader, auth::Role::kWriter, auth::Role::kManager}) {
     if (auth::role_allows(role, needed)) allowing.push_back(auth::role_name(role));

@@ -78,6 +78,11 @@ class AccessGate {
   // lacks the role, or the namespace is missing or another account's.
   void require_repository(http::Exchange& exchange, const Caller& caller, const std::string& repository,
                           std::initializer_list<std::string_view> actions);
+  // Throws 403 DENIED, with the same messages as require_repository,
+  // unless the principal's policies allow `action` on the repository's
+  // namespace (the management API's image endpoints).
+  void require_action(http::Exchange& exchange, const auth::Principal& principal, const std::string& repository,
+                      auth::Action action);
   // True if the caller may pull from the repository (cross-repository
   // mounts, which fall back to an upload instead of failing).
   bool may_pull(const Caller& caller, const std::string& repository);
@@ -100,7 +105,7 @@ class AccessGate {
  private:
   bool token_allows(const auth::AccessClaims& token, const std::string& repository, std::string_view action);
   [[noreturn]] void deny(http::Exchange& exchange, const Caller& caller, const std::string& repository,
-                         std::string_view action, auth::Verdict verdict, const std::string& scope);
+                         auth::Action needed, auth::Verdict verdict, const std::string& scope);
   std::optional<auth::Principal> principal_from_bearer_password(http::Exchange& exchange, std::string_view token);
 
   auth::AccessControl& access_;

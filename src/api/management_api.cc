@@ -6,6 +6,7 @@
 #include "core/time.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace berth::api {
 
@@ -91,10 +92,86 @@ json read_json_object(http::Exchange& exchange) {
   return parsed;
 }
 
-ManagementApi::ManagementApi(metadata::MetadataStore& metadata, AccessGate& gate)
-    : metadata_(metadata), gate_(gate), tenants_(metadata) {}
+struct ManagementApi::Route {
+  RouteInfo info;
+  void (*handler)(ManagementApi& api, Call& call);
+};
 
-void ManagementApi::handle(http::Exchange& exchange) {
+namespace {
+
+// Matches `path` against a route template. Returns the raw (still
+// percent-encoded) parameter, empty for a template without one, or nullopt
+// when the path does not match.
+std::optional<std::string_view> match_template(std::string_view pattern, std::string_view path) {
+  std::size_t open = pattern.find('{');
+  if (open == std::string_view::npos) {
+    if (pattern != path) return std::nullopt;
+    return std::string_view();
+  }
+  std::size_t close = pattern.find('}', open);
+  std::string_view prefix = pattern.substr(0, open);
+  std::string_view name = pattern.substr(open + 1, close - open - 1);
+  std::string_view suffix = pattern.substr(close + 1);
+  if (path.size() <= prefix.size() + suffix.size() || !path.starts_with(prefix) || !path.ends_with(suffix)) {
+    return std::nullopt;
+  }
+  std::string_view value = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  // Image references contain '/' unless the client encodes it as %2F.
+  if (name != "image" && value.find('/') != std::string_view::npos) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+const std::vector<ManagementApi::Route>& ManagementApi::route_table() {
+  // Literal paths come before templates that could also match them, and
+  // the routes of one path stay together.
+  static const std::vector<Route> kRoutes = {
+      {{"GET", "/api/v1/info", false}, [](ManagementApi& api, Call& call) { api.get_info(call); }},
+      {{"GET", "/api/v1/messages", false}, [](ManagementApi& api, Call& call) { api.get_messages(call); }},
+      {{"GET", "/api/v1/account"}, [](ManagementApi& api, Call& call) { api.get_account(call); }},
+      {{"GET", "/api/v1/settings"}, [](ManagementApi& api, Call& call) { api.get_settings(call); }},
+      {{"PATCH", "/api/v1/settings"}, [](ManagementApi& api, Call& call) { api.update_settings(call); }},
+
+      {{"GET", "/api/v1/namespaces"}, [](ManagementApi& api, Call& call) { api.list_namespaces(call, false); }},
+      {{"GET", "/api/v1/namespaces/details"},
+       [](ManagementApi& api, Call& call) { api.list_namespaces(call, true); }},
+      {{"PUT", "/api/v1/namespaces/{name}"}, [](ManagementApi& api, Call& call) { api.put_namespace(call); }},
+      {{"DELETE", "/api/v1/namespaces/{name}"}, [](ManagementApi& api, Call& call) { api.delete_namespace(call); }},
+
+      {{"GET", "/api/v1/images"}, [](ManagementApi& api, Call& call) { api.list_images(call); }},
+      {{"POST", "/api/v1/images/digests"}, [](ManagementApi& api, Call& call) { api.list_image_digests(call); }},
+      {{"POST", "/api/v1/images/tags"}, [](ManagementApi& api, Call& call) { api.tag_image(call); }},
+      {{"GET", "/api/v1/images/{image}/json"}, [](ManagementApi& api, Call& call) { api.inspect_image(call); }},
+      {{"GET", "/api/v1/images/{image}/manifest"},
+       [](ManagementApi& api, Call& call) { api.get_image_manifest(call); }},
+      {{"DELETE", "/api/v1/tags/{image}"}, [](ManagementApi& api, Call& call) { api.untag_image(call); }},
+
+      {{"GET", "/api/v1/iam/apikeys"}, [](ManagementApi& api, Call& call) { api.list_api_keys(call); }},
+      {{"POST", "/api/v1/iam/apikeys"}, [](ManagementApi& api, Call& call) { api.create_api_key(call); }},
+      {{"DELETE", "/api/v1/iam/apikeys/{id}"}, [](ManagementApi& api, Call& call) { api.delete_api_key(call); }},
+      {{"GET", "/api/v1/iam/serviceids"}, [](ManagementApi& api, Call& call) { api.list_service_ids(call); }},
+      {{"POST", "/api/v1/iam/serviceids"}, [](ManagementApi& api, Call& call) { api.create_service_id(call); }},
+      {{"DELETE", "/api/v1/iam/serviceids/{id}"},
+       [](ManagementApi& api, Call& call) { api.delete_service_id(call); }},
+      {{"GET", "/api/v1/iam/policies"}, [](ManagementApi& api, Call& call) { api.list_policies(call); }},
+      {{"POST", "/api/v1/iam/policies"}, [](ManagementApi& api, Call& call) { api.create_policy(call); }},
+      {{"DELETE", "/api/v1/iam/policies/{id}"}, [](ManagementApi& api, Call& call) { api.delete_policy(call); }},
+  };
+  return kRoutes;
+}
+
+std::vector<RouteInfo> ManagementApi::routes() {
+  std::vector<RouteInfo> out;
+  for (const auto& route : route_table()) out.push_back(route.info);
+  return out;
+}
+
+ManagementApi::ManagementApi(metadata::MetadataStore& metadata, storage::BlobStore& blobs, AccessGate& gate,
+                             ManagementSettings settings)
+    : metadata_(metadata), gate_(gate), tenants_(metadata), facts_(metadata, blobs), settings_(std::move(settings)) {}
+
+auth::Principal ManagementApi::authenticate(http::Exchange& exchange) {
   Caller caller = gate_.identify(exchange);
   gate_.require_identity(exchange, caller, false);
   auto principal = gate_.principal_of(caller);
@@ -109,57 +186,43 @@ void ManagementApi::handle(http::Exchange& exchange) {
     throw Error(ErrorCode::kDenied, "the Account header names another account than the credentials' account " +
                                         principal->identity.account_id);
   }
+  return *principal;
+}
 
+void ManagementApi::handle(http::Exchange& exchange) {
   std::string_view path = exchange.path();
-  std::string_view rest = path.substr(kPrefix.size());
-  verb method = exchange.method();
-  auto split = [](std::string_view text, std::string_view collection) -> std::optional<std::string> {
-    if (!text.starts_with(collection) || text.size() <= collection.size() + 1 || text[collection.size()] != '/') {
-      return std::nullopt;
-    }
-    std::string_view id = text.substr(collection.size() + 1);
-    if (id.find('/') != std::string_view::npos) return std::nullopt;
-    return http::percent_decode(id);
-  };
 
-  if (rest == "namespaces" || rest == "namespaces/details") {
-    if (method != verb::get) throw method_not_allowed(exchange, "GET");
-    return list_namespaces(exchange, *principal, rest == "namespaces/details");
+  // The first template that matches the path decides between the routes
+  // of that path, and 405 lists their methods.
+  std::string_view matched_path;
+  std::string_view raw_parameter;
+  std::string allowed;
+  const Route* route = nullptr;
+  for (const auto& candidate : route_table()) {
+    if (!matched_path.empty() && candidate.info.path != matched_path) continue;
+    auto parameter = match_template(candidate.info.path, path);
+    if (!parameter) continue;
+    matched_path = candidate.info.path;
+    raw_parameter = *parameter;
+    if (!allowed.empty()) allowed += ", ";
+    allowed += candidate.info.method;
+    if (candidate.info.method == exchange.method_name()) route = &candidate;
   }
-  if (auto name = split(rest, "namespaces")) {
-    if (method == verb::put) return put_namespace(exchange, *principal, *name);
-    if (method == verb::delete_) return delete_namespace(exchange, *principal, *name);
-    throw method_not_allowed(exchange, "PUT, DELETE");
+
+  std::optional<auth::Principal> principal;
+  if (route == nullptr || route->info.needs_credentials) principal = authenticate(exchange);
+  if (matched_path.empty()) {
+    throw Error(ErrorCode::kNotFound, "no management endpoint matches " + std::string(exchange.method_name()) + " " +
+                                          std::string(path));
   }
-  if (rest == "iam/apikeys") {
-    if (method == verb::get) return list_api_keys(exchange, *principal);
-    if (method == verb::post) return create_api_key(exchange, *principal);
-    throw method_not_allowed(exchange, "GET, POST");
+  if (route == nullptr) throw method_not_allowed(exchange, allowed);
+
+  auto parameter = http::percent_decode(raw_parameter);
+  if (!parameter) {
+    throw Error(ErrorCode::kBadRequest, "the path " + std::string(path) + " contains a malformed percent-escape");
   }
-  if (auto id = split(rest, "iam/apikeys")) {
-    if (method == verb::delete_) return delete_api_key(exchange, *principal, *id);
-    throw method_not_allowed(exchange, "DELETE");
-  }
-  if (rest == "iam/serviceids") {
-    if (method == verb::get) return list_service_ids(exchange, *principal);
-    if (method == verb::post) return create_service_id(exchange, *principal);
-    throw method_not_allowed(exchange, "GET, POST");
-  }
-  if (auto id = split(rest, "iam/serviceids")) {
-    if (method == verb::delete_) return delete_service_id(exchange, *principal, *id);
-    throw method_not_allowed(exchange, "DELETE");
-  }
-  if (rest == "iam/policies") {
-    if (method == verb::get) return list_policies(exchange, *principal);
-    if (method == verb::post) return create_policy(exchange, *principal);
-    throw method_not_allowed(exchange, "GET, POST");
-  }
-  if (auto id = split(rest, "iam/policies")) {
-    if (method == verb::delete_) return delete_policy(exchange, *principal, *id);
-    throw method_not_allowed(exchange, "DELETE");
-  }
-  throw Error(ErrorCode::kNotFound, "no management endpoint matches " + std::string(exchange.method_name()) + " " +
-                                        std::string(path));
+  Call call{.exchange = exchange, .caller = principal ? &*principal : nullptr, .parameter = std::move(*parameter)};
+  route->handler(*this, call);
 }
 
 void ManagementApi::require_account_action(http::Exchange& exchange, const auth::Principal& caller,
@@ -189,7 +252,8 @@ metadata::IdentityRecord ManagementApi::account_identity(const auth::Principal& 
 
 // --- Namespaces ----------------------------------------------------------------
 
-void ManagementApi::list_namespaces(http::Exchange& exchange, const auth::Principal& caller, bool details) {
+void ManagementApi::list_namespaces(Call& call, bool details) {
+  const auth::Principal& caller = call.principal();
   json body = json::array();
   for (const auto& ns : metadata_.list_namespaces(caller.identity.account_id)) {
     if (!auth::policies_allow(caller.policies, auth::Action::kNamespaceList, ns.name)) continue;
@@ -204,18 +268,23 @@ void ManagementApi::list_namespaces(http::Exchange& exchange, const auth::Princi
                     {"resource_group", ""},
                     {"public", ns.is_public}});
   }
-  send_json(exchange, 200, body);
+  send_json(call.exchange, 200, body);
 }
 
-void ManagementApi::put_namespace(http::Exchange& exchange, const auth::Principal& caller, const std::string& name) {
+void ManagementApi::put_namespace(Call& call) {
+  http::Exchange& exchange = call.exchange;
+  const auth::Principal& caller = call.principal();
+  const std::string& name = call.parameter;
   require_account_action(exchange, caller, auth::Action::kNamespaceCreate);
   bool created = tenants_.create_namespace(caller.identity.account_id, name, audit_context(exchange, caller));
   gate_.access().forget_cached();
   send_json(exchange, created ? 201 : 200, json{{"namespace", name}});
 }
 
-void ManagementApi::delete_namespace(http::Exchange& exchange, const auth::Principal& caller,
-                                     const std::string& name) {
+void ManagementApi::delete_namespace(Call& call) {
+  http::Exchange& exchange = call.exchange;
+  const auth::Principal& caller = call.principal();
+  const std::string& name = call.parameter;
   require_account_action(exchange, caller, auth::Action::kNamespaceDelete);
   tenants_.delete_namespace(caller.identity.account_id, name, audit_context(exchange, caller));
   gate_.access().forget_cached();
@@ -224,7 +293,9 @@ void ManagementApi::delete_namespace(http::Exchange& exchange, const auth::Princ
 
 // --- API keys ------------------------------------------------------------------
 
-void ManagementApi::list_api_keys(http::Exchange& exchange, const auth::Principal& caller) {
+void ManagementApi::list_api_keys(Call& call) {
+  http::Exchange& exchange = call.exchange;
+  const auth::Principal& caller = call.principal();
   // A Manager gets every key of the account; anyone else gets their own keys.
   bool manager = gate_.access().allows_account(caller, auth::Action::kIamManage);
   json body = json::array();
@@ -234,7 +305,9 @@ void ManagementApi::list_api_keys(http::Exchange& exchange, const auth::Principa
   send_json(exchange, 200, body);
 }
 
-void ManagementApi::create_api_key(http::Exchange& exchange, const auth::Principal& caller) {
+void ManagementApi::create_api_key(Call& call) {
+  http::Exchange& exchange = call.exchange;
+  const auth::Principal& caller = call.principal();
   json request = read_json_object(exchange);
   std::string iam_id = string_field(request, "iam_id", false);
   if (iam_id.empty()) iam_id = caller.identity.id;
@@ -248,7 +321,10 @@ void ManagementApi::create_api_key(http::Exchange& exchange, const auth::Princip
   send_json(exchange, 201, body);
 }
 
-void ManagementApi::delete_api_key(http::Exchange& exchange, const auth::Principal& caller, const std::string& id) {
+void ManagementApi::delete_api_key(Call& call) {
+  http::Exchange& exchange = call.exchange;
+  const auth::Principal& caller = call.principal();
+  const std::string& id = call.parameter;
   auto key = metadata_.find_api_key(id);
   if (!key || key->account_id != caller.identity.account_id) {
     throw Error(ErrorCode::kNotFound, "the account has no API key '" + id + "'");
@@ -261,7 +337,9 @@ void ManagementApi::delete_api_key(http::Exchange& exchange, const auth::Princip
 
 // --- Service IDs ---------------------------------------------------------------
 
-void ManagementApi::list_service_ids(http::Exchange& exchange, const auth::Principal& caller) {
+void ManagementApi::list_service_ids(Call& call) {
+  http::Exchange& exchange = call.exchange;
+  const auth::Principal& caller = call.principal();
   require_account_action(exchange, caller, auth::Action::kIamManage);
   json body = json::array();
   for (const auto& identity : metadata_.list_identities(caller.identity.account_id)) {
@@ -270,7 +348,9 @@ void ManagementApi::list_service_ids(http::Exchange& exchange, const auth::Princ
   send_json(exchange, 200, body);
 }
 
-void ManagementApi::create_service_id(http::Exchange& exchange, const auth::Principal& caller) {
+void ManagementApi::create_service_id(Call& call) {
+  http::Exchange& exchange = call.exchange;
+  const auth::Principal& caller = call.principal();
   require_account_action(exchange, caller, auth::Action::kIamManage);
   json request = read_json_object(exchange);
   auto identity = tenants_.create_identity(caller.identity.account_id, metadata::IdentityKind::kServiceId,
@@ -280,8 +360,10 @@ void ManagementApi::create_service_id(http::Exchange& exchange, const auth::Prin
   send_json(exchange, 201, identity_json(identity));
 }
 
-void ManagementApi::delete_service_id(http::Exchange& exchange, const auth::Principal& caller,
-                                      const std::string& id) {
+void ManagementApi::delete_service_id(Call& call) {
+  http::Exchange& exchange = call.exchange;
+  const auth::Principal& caller = call.principal();
+  const std::string& id = call.parameter;
   require_account_action(exchange, caller, auth::Action::kIamManage);
   metadata::IdentityRecord identity = account_identity(caller, id);
   if (identity.kind != metadata::IdentityKind::kServiceId) {
@@ -294,14 +376,18 @@ void ManagementApi::delete_service_id(http::Exchange& exchange, const auth::Prin
 
 // --- Policies ------------------------------------------------------------------
 
-void ManagementApi::list_policies(http::Exchange& exchange, const auth::Principal& caller) {
+void ManagementApi::list_policies(Call& call) {
+  http::Exchange& exchange = call.exchange;
+  const auth::Principal& caller = call.principal();
   require_account_action(exchange, caller, auth::Action::kIamManage);
   json body = json::array();
   for (const auto& policy : metadata_.list_policies(caller.identity.account_id)) body.push_back(policy_json(policy));
   send_json(exchange, 200, body);
 }
 
-void ManagementApi::create_policy(http::Exchange& exchange, const auth::Principal& caller) {
+void ManagementApi::create_policy(Call& call) {
+  http::Exchange& exchange = call.exchange;
+  const auth::Principal& caller = call.principal();
   require_account_action(exchange, caller, auth::Action::kIamManage);
   json request = read_json_object(exchange);
   metadata::IdentityRecord identity = account_identity(caller, string_field(request, "iam_id", true));
@@ -311,7 +397,10 @@ void ManagementApi::create_policy(http::Exchange& exchange, const auth::Principa
   send_json(exchange, 201, policy_json(policy));
 }
 
-void ManagementApi::delete_policy(http::Exchange& exchange, const auth::Principal& caller, const std::string& id) {
+void ManagementApi::delete_policy(Call& call) {
+  http::Exchange& exchange = call.exchange;
+  const auth::Principal& caller = call.principal();
+  const std::string& id = call.parameter;
   require_account_action(exchange, caller, auth::Action::kIamManage);
   auto policies = metadata_.list_policies(caller.identity.account_id);
   auto it = std::find_if(policies.begin(), policies.end(), [&](const auto& policy) { return policy.id == id; });

@@ -1,51 +1,134 @@
-// The management API under /api/v1: namespaces, and the account's API
-// keys, service IDs and access policies. JSON in and out; errors use the
-// registry's error shape. Authenticated like the registry: Basic
-// "iamapikey:<API key>" or a Berth token as Bearer.
+// The management API under /api/v1: namespaces, images, account settings,
+// and the account's API keys, service IDs and access policies. JSON in and
+// out; errors use the registry's error shape. Authenticated like the
+// registry: Basic "iamapikey:<API key>" or a Berth token as Bearer. A few
+// endpoints (messages, info) need no credentials.
 #pragma once
 
 #include "api/access_gate.h"
+#include "api/image_facts.h"
+#include "api/image_reference.h"
 #include "auth/tenants.h"
+#include "core/error.h"
 #include "http/exchange.h"
 #include "metadata/metadata_store.h"
+#include "storage/blob_store.h"
 
 #include <nlohmann/json.hpp>
 
+#include <string>
+#include <string_view>
+#include <vector>
+
 namespace berth::api {
+
+// Facts about the registry that the management API reports.
+struct ManagementSettings {
+  std::string region = "local";
+  // The registry's domain in image names, such as "127.0.0.1:5000". Set
+  // once the listening address is known, before requests arrive.
+  std::string domain;
+  bool tls = false;
+  std::string messages;  // operator message; empty when there is none
+  std::string version;
+};
+
+// One operation of the management API. `path` is a template such as
+// "/api/v1/images/{image}/json"; the parameter {image} may contain '/',
+// other parameters are one path segment.
+struct RouteInfo {
+  std::string_view method;  // "GET", "PUT", "POST", "PATCH" or "DELETE"
+  std::string_view path;
+  bool needs_credentials = true;
+};
 
 class ManagementApi {
  public:
-  ManagementApi(metadata::MetadataStore& metadata, AccessGate& gate);
+  ManagementApi(metadata::MetadataStore& metadata, storage::BlobStore& blobs, AccessGate& gate,
+                ManagementSettings settings);
+
+  // Every operation, in the order the dispatcher tries their paths.
+  static std::vector<RouteInfo> routes();
+
+  // Sets the domain once the listening address is known; not thread-safe,
+  // so it must run before the server starts serving.
+  void set_domain(std::string domain) { settings_.domain = std::move(domain); }
+  const ManagementSettings& settings() const { return settings_; }
 
   // Serves one request whose path starts with /api/v1/.
   void handle(http::Exchange& exchange);
 
+  // One request as a handler receives it: the caller (null on endpoints that
+  // need no credentials) and the decoded path parameter, if any.
+  struct Call {
+    http::Exchange& exchange;
+    const auth::Principal* caller;
+    std::string parameter;
+
+    const auth::Principal& principal() const { return *caller; }
+  };
+
  private:
-  void list_namespaces(http::Exchange& exchange, const auth::Principal& caller, bool details);
-  void put_namespace(http::Exchange& exchange, const auth::Principal& caller, const std::string& name);
-  void delete_namespace(http::Exchange& exchange, const auth::Principal& caller, const std::string& name);
+  struct Route;
+  static const std::vector<Route>& route_table();
 
-  void list_api_keys(http::Exchange& exchange, const auth::Principal& caller);
-  void create_api_key(http::Exchange& exchange, const auth::Principal& caller);
-  void delete_api_key(http::Exchange& exchange, const auth::Principal& caller, const std::string& id);
+  // Reads and checks the request's credentials; throws 401 or 403.
+  auth::Principal authenticate(http::Exchange& exchange);
 
-  void list_service_ids(http::Exchange& exchange, const auth::Principal& caller);
-  void create_service_id(http::Exchange& exchange, const auth::Principal& caller);
-  void delete_service_id(http::Exchange& exchange, const auth::Principal& caller, const std::string& id);
+  void list_namespaces(Call& call, bool details);
+  void put_namespace(Call& call);
+  void delete_namespace(Call& call);
 
-  void list_policies(http::Exchange& exchange, const auth::Principal& caller);
-  void create_policy(http::Exchange& exchange, const auth::Principal& caller);
-  void delete_policy(http::Exchange& exchange, const auth::Principal& caller, const std::string& id);
+  void list_api_keys(Call& call);
+  void create_api_key(Call& call);
+  void delete_api_key(Call& call);
+
+  void list_service_ids(Call& call);
+  void create_service_id(Call& call);
+  void delete_service_id(Call& call);
+
+  void list_policies(Call& call);
+  void create_policy(Call& call);
+  void delete_policy(Call& call);
+
+  // Images, in management_images.cc.
+  void list_images(Call& call);
+  void list_image_digests(Call& call);
+  void tag_image(Call& call);
+  void untag_image(Call& call);
+  void inspect_image(Call& call);
+  void get_image_manifest(Call& call);
+
+  // Settings, messages and the registry's own description, in
+  // management_account.cc.
+  void get_settings(Call& call);
+  void update_settings(Call& call);
+  void get_messages(Call& call);
+  void get_info(Call& call);
+  void get_account(Call& call);
 
   // Throws 403 DENIED unless the caller's policies grant `action` on the account.
   void require_account_action(http::Exchange& exchange, const auth::Principal& caller, auth::Action action);
+  // Throws 403 DENIED, with the registry's messages, unless the caller may
+  // do `action` on the repository's namespace. Inspecting images of a
+  // public namespace is allowed to everyone, like pulling them.
+  void require_image_action(Call& call, const std::string& repository, auth::Action action);
   auth::AuditContext audit_context(http::Exchange& exchange, const auth::Principal& caller) const;
   // The identity `iam_id` of the caller's account; 404 if there is none.
   metadata::IdentityRecord account_identity(const auth::Principal& caller, const std::string& iam_id);
+  core::Error image_unknown(const ImageReference& reference) const;
+  // The manifest a reference names; 404 MANIFEST_UNKNOWN if there is none.
+  metadata::ManifestRecord find_image(const ImageReference& reference);
+  ImageReference parse_reference(std::string_view text) const;
+  // The namespaces whose images the caller may list: its account's where
+  // it has image.list, and with `include_public` other accounts' public ones.
+  std::vector<std::string> listable_namespaces(const auth::Principal& caller, bool include_public);
 
   metadata::MetadataStore& metadata_;
   AccessGate& gate_;
   auth::Tenants tenants_;
+  ImageFactsReader facts_;
+  ManagementSettings settings_;
 };
 
 // Reads a JSON object body of at most 64 KiB; 400 BAD_REQUEST otherwise.

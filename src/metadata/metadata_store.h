@@ -98,6 +98,7 @@ struct ImageEntry {
   std::string repository;
   core::Digest digest;
   std::string media_type;
+  std::string artifact_type;      // as in ManifestRecord
   std::vector<std::string> tags;  // in byte order; empty when untagged
   std::int64_t pushed_at = 0;
   std::optional<ImageFacts> facts;  // nullopt until someone stores them

@@ -47,7 +47,7 @@ using ImageKey = std::pair<std::string, std::string>;  // repository, digest
 
 // Adds the rows of an image query to `images`. The columns are: repository
 // name, manifest digest, media type, pushed at, tag (NULL when untagged),
-// then the facts columns (NULL when none are stored).
+// artifact type, then the facts columns (NULL when none are stored).
 void collect_images(Statement& query, std::map<ImageKey, ImageEntry>& images) {
   while (query.step()) {
     ImageKey key{query.column_text(0), query.column_text(1)};
@@ -56,8 +56,9 @@ void collect_images(Statement& query, std::map<ImageKey, ImageEntry>& images) {
       ImageEntry entry{.repository = key.first,
                        .digest = parse_stored_digest(key.second),
                        .media_type = query.column_text(2),
+                       .artifact_type = query.column_text(5),
                        .pushed_at = query.column_int(3)};
-      if (!query.column_is_null(5)) entry.facts = read_facts(query, 5);
+      if (!query.column_is_null(6)) entry.facts = read_facts(query, 6);
       it = images.emplace(key, std::move(entry)).first;
     }
     ImageEntry& entry = it->second;
@@ -83,7 +84,7 @@ std::vector<ImageEntry> SqliteStore::list_images(const std::vector<std::string>&
       // The names inside a namespace lie in ["<name>/", "<name>0"), because
       // '0' is the byte after '/'.
       auto query = lease->prepare(
-          "SELECT r.name, m.digest, m.media_type, m.created_at, t.name, "
+          "SELECT r.name, m.digest, m.media_type, m.created_at, t.name, m.artifact_type, "
           "f.digest, f.config_digest, f.created, f.size, f.architecture, f.os, f.labels "
           "FROM repositories r JOIN manifests m ON m.repository_id = r.id "
           "LEFT JOIN tags t ON t.manifest_id = m.id LEFT JOIN image_facts f ON f.digest = m.digest "
@@ -93,7 +94,7 @@ std::vector<ImageEntry> SqliteStore::list_images(const std::vector<std::string>&
     }
     for (const auto& name : std::set<std::string>(repositories.begin(), repositories.end())) {
       auto query = lease->prepare(
-          "SELECT r.name, m.digest, m.media_type, m.created_at, t.name, "
+          "SELECT r.name, m.digest, m.media_type, m.created_at, t.name, m.artifact_type, "
           "f.digest, f.config_digest, f.created, f.size, f.architecture, f.os, f.labels "
           "FROM repositories r JOIN manifests m ON m.repository_id = r.id "
           "LEFT JOIN tags t ON t.manifest_id = m.id LEFT JOIN image_facts f ON f.digest = m.digest "

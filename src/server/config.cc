@@ -81,6 +81,9 @@ const std::vector<Option>& options() {
       {"auth.failed_login_limit", integer_option(&Config::auth_failed_login_limit, 1)},
       {"auth.failed_login_window_seconds", integer_option(&Config::auth_failed_login_window_seconds, 1)},
       {"auth.bootstrap", bool_option(&Config::auth_bootstrap)},
+      {"region.name", string_option(&Config::region_name)},
+      {"region.domain", string_option(&Config::region_domain)},
+      {"messages", string_option(&Config::messages)},
       {"limits.manifest_max_bytes", integer_option(&Config::manifest_max_bytes, 1024)},
       {"limits.page_max_entries", integer_option(&Config::page_max_entries, 1)},
       {"limits.chunk_min_length", integer_option(&Config::chunk_min_length, 1)},
@@ -190,6 +193,12 @@ Config load_config(const std::string& config_file, const std::map<std::string, s
     throw std::invalid_argument("database.synchronous must be \"full\" or \"normal\", not \"" +
                                 config.database_synchronous + "\"");
   }
+  if (config.region_domain.find_first_of("/ ") != std::string::npos) {
+    throw std::invalid_argument("region.domain must be a host name with an optional port, such as "
+                                "registry.example.com or 127.0.0.1:5000, not \"" +
+                                config.region_domain + "\"");
+  }
+  if (config.region_name.empty()) throw std::invalid_argument("region.name must not be empty");
   if (config.tls_certificate.empty() != config.tls_key.empty()) {
     throw std::invalid_argument("tls.certificate and tls.key must be set together");
   }

@@ -41,6 +41,11 @@ struct Config {
   std::int64_t auth_failed_login_window_seconds = 60;
   bool auth_bootstrap = true;  // create the account "default" on first start
 
+  // The registry's region and domain, as the management API reports them.
+  std::string region_name = "local";
+  std::string region_domain;  // empty: the address berthd listens on, with 0.0.0.0 as 127.0.0.1
+  std::string messages;       // operator message for GET /api/v1/messages; empty: none
+
   std::int64_t manifest_max_bytes = 4 * 1024 * 1024;
   std::int64_t page_max_entries = 1000;
   std::int64_t chunk_min_length = 5 * 1024 * 1024;

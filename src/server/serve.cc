@@ -47,6 +47,15 @@ class DataDirectoryLock {
   int fd_ = -1;
 };
 
+// The domain in image names when region.domain is not set: the address
+// berthd listens on (with the port it got for port 0), with a wildcard
+// address replaced by loopback, which clients on this host can reach.
+std::string default_domain(const std::string& listening) {
+  if (listening.starts_with("0.0.0.0:")) return "127.0.0.1" + listening.substr(7);
+  if (listening.starts_with("[::]:")) return "[::1]" + listening.substr(4);
+  return listening;
+}
+
 }  // namespace
 
 int serve(const Config& config) {
@@ -81,7 +90,12 @@ int serve(const Config& config) {
                                          .failed_login_window_seconds = config.auth_failed_login_window_seconds});
   api::RegistryApi registry(*stores.metadata, *stores.blobs, gate, limits);
   api::TokenEndpoint token_endpoint(gate);
-  api::ManagementApi management(*stores.metadata, gate);
+  api::ManagementApi management(*stores.metadata, *stores.blobs, gate,
+                                api::ManagementSettings{.region = config.region_name,
+                                                        .domain = config.region_domain,
+                                                        .tls = !config.tls_certificate.empty(),
+                                                        .messages = config.messages,
+                                                        .version = BERTH_VERSION});
   api::Router router(registry, token_endpoint, management);
 
   http::ServerOptions options;
@@ -98,6 +112,7 @@ int serve(const Config& config) {
 
   http::Server server(options, [&router](http::Exchange& exchange) { router.handle(exchange); });
   server.listen();
+  if (config.region_domain.empty()) management.set_domain(default_domain(server.local_address()));
 
   std::string scheme = config.tls_certificate.empty() ? "http" : "https";
   std::string data_dir = std::filesystem::absolute(config.data_dir).lexically_normal().string();

@@ -77,6 +77,7 @@ TEST_P(MetadataStoreContract, ListImagesEmpty) {
 
 TEST_P(MetadataStoreContract, ListImagesWithTags) {
   ManifestWrite tagged = linked_image(store(), "team/app", "tagged");
+  tagged.artifact_type = "application/vnd.example.sbom.v1+json";
   tagged.tag = "v2";
   ASSERT_TRUE(store().put_manifest(tagged).stored);
   tagged.tag = "v1";
@@ -94,6 +95,7 @@ TEST_P(MetadataStoreContract, ListImagesWithTags) {
     EXPECT_EQ(image.facts, std::nullopt);
     if (image.digest == tagged.digest) {
       EXPECT_THAT(image.tags, ElementsAre("v1", "v2"));
+      EXPECT_EQ(image.artifact_type, "application/vnd.example.sbom.v1+json");
     } else {
       EXPECT_EQ(image.digest, untagged.digest);
       EXPECT_THAT(image.tags, IsEmpty());

@@ -204,6 +204,39 @@ TEST_F(LoadConfig, ReservedVariablesIgnored) {
   EXPECT_EQ(load_error("", environment), std::nullopt);
 }
 
+TEST_F(LoadConfig, RegionDefaults) {
+  Config config = load_config("", {}, {});
+
+  EXPECT_EQ(config.region_name, "local");
+  EXPECT_EQ(config.region_domain, "");
+  EXPECT_EQ(config.messages, "");
+}
+
+TEST_F(LoadConfig, RegionFromFileAndEnvironment) {
+  std::string file = write_file("region:\n  name: eu-test\n  domain: registry.example.com\nmessages: from file\n");
+  Environment environment = {{"BERTH_REGION_DOMAIN", "127.0.0.1:5000"}, {"BERTH_MESSAGES", "Maintenance at 10:00"}};
+
+  Config config = load_config(file, environment, {});
+
+  EXPECT_EQ(config.region_name, "eu-test");
+  EXPECT_EQ(config.region_domain, "127.0.0.1:5000");
+  EXPECT_EQ(config.messages, "Maintenance at 10:00");
+}
+
+TEST_F(LoadConfig, RegionDomainWithSchemeRejected) {
+  auto error = load_error("", {{"BERTH_REGION_DOMAIN", "https://registry.example.com"}});
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(*error, HasSubstr("region.domain"));
+}
+
+TEST_F(LoadConfig, EmptyRegionNameRejected) {
+  auto error = load_error("", {{"BERTH_REGION_NAME", ""}});
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(*error, HasSubstr("region.name"));
+}
+
 TEST_F(LoadConfig, OtherVariablesIgnored) {
   Environment environment = {{"PATH", "/usr/bin"}, {"HOME", "/root"}, {"XBERTH_LISTEN", "x"}, {"berth_listen", "x"}};
 
@@ -306,7 +339,8 @@ TEST_F(LoadConfig, ConfigKeys) {
   EXPECT_THAT(keys, ::testing::Contains("log.level"));
   EXPECT_THAT(keys, ::testing::Contains("limits.chunk_min_length"));
   EXPECT_THAT(keys, ::testing::Contains("cache.max_bytes"));
-  EXPECT_EQ(keys.size(), 25u);
+  EXPECT_THAT(keys, ::testing::Contains("region.domain"));
+  EXPECT_EQ(keys.size(), 28u);
 }
 
 }  // namespace
