@@ -213,8 +213,7 @@ void add_image_commands(CLI::App& app, Context& context) {
       report.progress("Inspecting '" + image + "'...");
       ApiResponse response = client.send("GET", path_for(image) + "/json");
       if (response.status != 200) {
-        context.err << "'" << image << "': " << describe_error(response, client.region()) << '\n';
-        failed.push_back(image);
+        failed.push_back("'" + image + "': " + describe_error(response, client.region()));
         continue;
       }
       auto document = ordered_json::parse(response.body, nullptr, false);
@@ -226,8 +225,10 @@ void add_image_commands(CLI::App& app, Context& context) {
       }
     }
     if (!failed.empty()) {
-      throw Failure("Could not inspect " + std::to_string(failed.size()) + " of " +
-                    std::to_string(inspect_images->size()) + " images; the reasons are above.");
+      std::string message = "Could not inspect " + std::to_string(failed.size()) + " of " +
+                            std::to_string(inspect_images->size()) + " images:";
+      for (const auto& reason : failed) message += "\n" + reason;
+      throw Failure(message);
     }
     report.ok();
   });

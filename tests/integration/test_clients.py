@@ -196,6 +196,24 @@ def saved_logins(auth_file):
     return json.loads(path.read_text()).get("auths", {})
 
 
+BERTH = Path(os.environ.get("BERTH", Path(__file__).resolve().parents[2] / "build" / "berth"))
+
+
+def berth_login(berthd, workdir, client, env):
+    """Log `client` in with `berth login --client CLIENT`, from a fresh berth configuration in `workdir`
+    that targets `berthd`; `env` says where the client keeps its credentials."""
+    env = dict(env, BERTH_HOME=str(workdir / f"berth-{client}"))
+    env.pop("BERTH_APIKEY", None)
+    env.pop("BERTH_REGION", None)
+    check_command([str(BERTH), "region-add", "test", "--domain", berthd.address,
+                   "--api-endpoint", f"http://{berthd.address}"], env=env)
+    check_command([str(BERTH), "region-set", "test"], env=env)
+    output = check_command([str(BERTH), "login", "--client", client, "--apikey", "-"], env=env,
+                           input=berthd.api_key.encode()).decode()
+    if f"Logged in to '{berthd.address}'." not in output:
+        raise AssertionError(f"berth login printed no success line:\n{output}")
+
+
 class ClientTestCase(BerthdTestCase):
     """Shared helpers: client commands in a private environment and checks against berthd."""
 
@@ -593,6 +611,25 @@ class PodmanTest(ClientTestCase):
         self.remove_images(pulled, pushed)
         self.assert_store_clean()
 
+    def test_berth_login_then_push(self):
+        """berth login --client podman is the only login podman needs to push and pull."""
+        auth_file = self.workdir / "berth-podman-auth.json"
+        env = dict(self.client_env, REGISTRY_AUTH_FILE=str(auth_file))
+        berth_login(self.berthd, self.workdir, "podman", env)
+        self.assertIn(self.berthd.address, saved_logins(auth_file))
+
+        source = fixture("busybox")
+        self.skopeo_push(source, "latest", "podman/berth-login-source")
+        pulled = self.image_reference("podman/berth-login-source", "latest")
+        pushed = self.image_reference("podman/berth-login-pushed", "v1")
+        podman = [*self.podman_command]
+        check_command([*podman, "pull", "--quiet", "--tls-verify=false", pulled], env=env)
+        check_command([*podman, "tag", pulled, pushed], env=env)
+        check_command([*podman, "push", "--quiet", "--tls-verify=false", pushed], env=env)
+        self.assert_registry_image_intact("podman/berth-login-pushed", "v1")
+        self.remove_images(pulled, pushed)
+        self.assert_store_clean()
+
     def test_pull_tag_push_pull_back(self):
         source = fixture("debian")
         manifest_digest = source.manifest_digest("bookworm")
@@ -930,6 +967,25 @@ class DockerEngineTest(ClientTestCase):
         self.assertRegex(output, r"digest: sha256:[0-9a-f]{64} size: \d+")
         _, manifest = self.assert_registry_image_intact("docker/login-pushed", "v1")
         self.assertEqual(manifest["config"]["digest"], config_digest)
+        self.remove_images(pulled, pushed)
+        self.assert_store_clean()
+
+    def test_berth_login_then_push(self):
+        """berth login --client docker is the only login docker needs to push and pull."""
+        docker_config = self.workdir / "berth-docker-config"
+        env = dict(self.docker_env, DOCKER_CONFIG=str(docker_config))
+        berth_login(self.berthd, self.workdir, "docker", env)
+        self.assertIn(self.berthd.address, saved_logins(docker_config / "config.json"))
+
+        source = fixture("busybox")
+        self.skopeo_push(source, "latest", "docker/berth-login-source")
+        pulled = self.image_reference("docker/berth-login-source", "latest")
+        pushed = self.image_reference("docker/berth-login-pushed", "v1")
+        check_command(["docker", "pull", "--quiet", pulled], env=env)
+        self.docker("tag", pulled, pushed)
+        output = check_command(["docker", "push", pushed], env=env).decode()
+        self.assertRegex(output, r"digest: sha256:[0-9a-f]{64} size: \d+")
+        self.assert_registry_image_intact("docker/berth-login-pushed", "v1")
         self.remove_images(pulled, pushed)
         self.assert_store_clean()
 
