@@ -79,6 +79,14 @@ void add_account_commands(CLI::App& app, Context& context) {
       table.add_row({"Region from", config.region_from_environment ? "BERTH_REGION" : "configuration file"});
     }
     table.print(context.out);
+    // The operator's notice to every user (GET /api/v1/messages), if any.
+    ApiResponse messages = context.anonymous_client().send("GET", "/api/v1/messages");
+    if (messages.status == 200) {
+      json notice = json::parse(messages.body, nullptr, false);
+      if (notice.is_string() && !notice.get<std::string>().empty()) {
+        context.out << "\nMessage from the registry's operator:\n" << notice.get<std::string>() << '\n';
+      }
+    }
     context.out << "\nOK\n";
   });
 

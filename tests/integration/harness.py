@@ -265,12 +265,14 @@ class BerthdTestCase(unittest.TestCase):
     """Starts one berthd for the test class on a fresh data directory."""
 
     berthd_args = ()
+    # BERTH_* settings for berthd's environment, such as {"BERTH_MESSAGES": "..."}.
+    berthd_env = None
 
     @classmethod
     def setUpClass(cls):
         cls.workdir = Path(tempfile.mkdtemp(prefix="berth-test-"))
         try:
-            cls.berthd = Berthd(cls.workdir / "data", args=cls.berthd_args).start()
+            cls.berthd = Berthd(cls.workdir / "data", args=cls.berthd_args, env=cls.berthd_env).start()
         except Exception:
             shutil.rmtree(cls.workdir, ignore_errors=True)
             raise

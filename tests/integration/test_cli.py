@@ -202,6 +202,15 @@ class Regions(CliTestCase):
         self.assertRegex(info, rf"Container Registry\s+{re.escape(self.berthd.address)}\n")
         self.assertRegex(info, r"Account details\s+default \([0-9a-f]{32}\)")
         self.assertTrue(info.endswith("\nOK\n"), info)
+        self.assertNotIn("Message from", info, "this berthd has no operator message")
+
+
+class OperatorMessage(CliTestCase):
+    berthd_env = {"BERTH_MESSAGES": "Maintenance on Sunday from 06:00 UTC."}
+
+    def test_info_shows_the_operator_message(self):
+        info = self.berth_ok("info")
+        self.assertIn("Message from the registry's operator:\nMaintenance on Sunday from 06:00 UTC.\n", info)
 
 
 class Namespaces(CliTestCase):
