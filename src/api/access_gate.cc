@@ -281,9 +281,9 @@ void AccessGate::deny(http::Exchange& exchange, const Caller& caller, const std:
   if (verdict == auth::Verdict::kNamespaceMissing) {
     throw Error(ErrorCode::kDenied, "The namespace '" + ns +
                                         "' does not exist. A Manager of your account can create it with "
-                                        "PUT /api/v1/namespaces/" +
-                                        ns + ", or the operator with 'berthd admin namespace-add " + ns +
-                                        " --account ACCOUNT'; then try again.",
+                                        "'berth namespace-add " +
+                                        ns + "' (or PUT /api/v1/namespaces/" + ns +
+                                        "), then try again.",
                 {{"namespace", ns}});
   }
   if (reason == "other_account") throw Error(ErrorCode::kDenied, std::string(kDeniedMessage));

@@ -8,6 +8,8 @@
 #include <cctype>
 #include <ctime>
 #include <iostream>
+#include <string_view>
+#include <vector>
 
 namespace berth::cli {
 
@@ -73,6 +75,46 @@ bool confirm(Context& context, const std::string& question, const std::string& f
   return answer == "y" || answer == "yes";
 }
 
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The message for a first argument that is no command, with the closest
+// command name or alias when one is near.
+std::string unknown_command_message(CLI::App& app, const std::string& name) {
+  std::string best;
+  std::size_t best_distance = 3;
+  for (const auto* command : app.get_subcommands({})) {
+    std::vector<std::string> names = command->get_aliases();
+    names.push_back(command->get_name());
+    for (const auto& candidate : names) {
+      std::size_t distance = edit_distance(name, candidate);
+      if (distance < best_distance) {
+        best_distance = distance;
+        best = candidate;
+      }
+    }
+  }
+  std::string message = "'" + name + "' is not a berth command.";
+  if (!best.empty()) message += " Did you mean '" + best + "'?";
+  return message + " Run 'berth --help' to list the commands.";
+}
+
+}  // namespace
+
 int run(int argc, char** argv) {
   Context context(std::cout, std::cerr);
   CLI::App app("berth manages images, namespaces and access in a Berth container registry.\n"
@@ -97,8 +139,25 @@ int run(int argc, char** argv) {
   add_group("Images (docs/cli-images.md)", [&] { add_image_commands(app, context); });
   add_group("Access (docs/cli-access.md)", [&] { add_iam_commands(app, context); });
 
+  // "berth help [COMMAND]" works like "berth [COMMAND] --help".
+  std::vector<std::string> arguments(argv + 1, argv + argc);
+  if (!arguments.empty() && arguments[0] == "help") {
+    arguments.erase(arguments.begin());
+    arguments.resize(std::min<std::size_t>(arguments.size(), 1));
+    arguments.push_back("--help");
+  }
+  if (!arguments.empty() && !arguments[0].starts_with("-")) {
+    bool known = false;
+    for (const auto* command : app.get_subcommands({})) known = known || command->check_name(arguments[0]);
+    if (!known) {
+      std::cerr << "FAILED\n" << unknown_command_message(app, arguments[0]) << '\n';
+      return 1;
+    }
+  }
+  std::reverse(arguments.begin(), arguments.end());  // CLI11 takes them last first
+
   try {
-    app.parse(argc, argv);
+    app.parse(arguments);
   } catch (const CLI::CallForHelp& help) {
     return app.exit(help);
   } catch (const CLI::CallForAllHelp& help) {

@@ -105,6 +105,11 @@ ApiResponse ApiClient::send(const std::string& method, const std::string& path, 
   }
   if (result != CURLE_OK) {
     std::string reason = error_text[0] ? error_text : curl_easy_strerror(result);
+    if (reason.find("wrong version number") != std::string::npos && url.starts_with("https://")) {
+      throw Failure("Could not reach the registry API at '" + region_.api_endpoint + "': " + reason +
+                    ". The server seems to speak plain HTTP; set the region's endpoint with 'berth region-add " +
+                    region_.name + " --domain " + region_.domain + " --api-endpoint http://" + region_.domain + "'.");
+    }
     throw Failure("Could not reach the registry API at '" + region_.api_endpoint + "': " + reason +
                   ". Check that berthd is running there, or run 'berth region-set' to target another region.");
   }
@@ -137,10 +142,15 @@ std::string describe_error(const ApiResponse& response, const Region& region) {
   if (!message.empty() && message.back() != '.') message += '.';
   switch (response.status) {
     case 401:
-      return message + " The API key was not accepted by '" + region.domain +
+      // The server's text speaks to container clients; berth's own advice fits better.
+      return "The API key was not accepted by '" + region.domain +
              "'. Run 'berth login --apikey KEY' with a valid key, or set BERTH_APIKEY.";
     case 403:
-      return message + " Ask a Manager of the account for a role that allows it.";
+      // Only the generic denial needs a hint; the others name the roles or the next step.
+      if (message == "You are not authorized to access the specified resource.") {
+        return message + " Ask a Manager of the account for a role that allows it (see 'berth policy-add --help').";
+      }
+      return message;
     case 429:
       return message + " Wait a minute and try again.";
     default:

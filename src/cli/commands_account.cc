@@ -1,9 +1,12 @@
 // Commands about the CLI itself, its region and the login of the
-// container clients: api, info, login, region, region-set, region-add,
+// container clients: api, info, login, region, region-set, region-add, region-rm,
 // version, pull-secret.
 #include "cli/client_login.h"
 #include "cli/context.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -22,7 +25,9 @@ std::string read_api_key_argument(const std::string& argument) {
     std::getline(std::cin, key);
   } else if (argument.starts_with("@")) {
     std::ifstream in(argument.substr(1));
-    if (!in) throw Failure("Cannot read the API key file '" + argument.substr(1) + "'.");
+    if (!in) {
+      throw Failure("Cannot read the API key file '" + argument.substr(1) + "': " + std::strerror(errno) + ".");
+    }
     std::getline(in, key);
   } else {
     key = argument;
@@ -40,6 +45,28 @@ void print_region_list(Context& context) {
     table.add_row({name, region.former_name.empty() ? "-" : region.former_name, region.domain, region.api_endpoint});
   }
   table.print(context.out);
+}
+
+// True for a domain on the local machine, which berthd serves over plain
+// HTTP unless it was given a certificate.
+bool is_loopback(std::string_view domain) {
+  std::string_view host = domain;
+  if (host.starts_with("[")) {
+    host = host.substr(0, host.find(']') + 1);
+  } else if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  return host == "localhost" || host.starts_with("127.") || host == "[::1]";
+}
+
+// Throws Failure unless `domain` is HOST or HOST:PORT.
+void check_domain(const std::string& domain) {
+  bool valid = !domain.empty() && domain.find("://") == std::string::npos && domain.find('/') == std::string::npos &&
+               domain.find(' ') == std::string::npos;
+  if (!valid) {
+    throw Failure("'" + domain + "' is not a registry domain. Give the host name and, if it is not 443, the port, "
+                  "as in registry.example.com or 127.0.0.1:5000, without http:// or a path.");
+  }
 }
 
 }  // namespace
@@ -62,7 +89,8 @@ void add_account_commands(CLI::App& app, Context& context) {
     Table table({"CLI version", BERTH_VERSION});
     table.add_row({"Container Registry", server.value("domain", region.domain)});
     table.add_row({"Container Registry API endpoint", server.value("api_endpoint", region.api_endpoint + "/api")});
-    table.add_row({"Region", server.value("region", region.name)});
+    table.add_row({"Region", region.name});
+    table.add_row({"Server's region name", server.value("region", "")});
     table.add_row({"Server version", server.value("version", "")});
     if (!config.api_key.empty()) {
       const json& me = context.whoami();
@@ -118,7 +146,9 @@ void add_account_commands(CLI::App& app, Context& context) {
     ApiResponse response = api.send("GET", "/api/v1/account");
     if (response.status == 401) {
       throw Failure("The API key was not accepted by '" + region.domain +
-                    "'. Check the key, or create a new one with 'berth apikey-create'.");
+                    "'. Check that it is complete and belongs to this registry; a Manager of your account can "
+                    "create a new one with 'berth apikey-create', and an operator with 'berthd admin "
+                    "apikey-create'.");
     }
     if (response.status != 200) throw Failure(describe_error(response, region));
     if (!login_key->empty()) {
@@ -169,12 +199,15 @@ void add_account_commands(CLI::App& app, Context& context) {
                          "registry.example.com or 127.0.0.1:5000)")
       ->required();
   region_add->add_option("--api-endpoint", new_region->api_endpoint,
-                         "the base URL of the registry's API (default: https://DOMAIN)");
+                         "the base URL of the registry's API (default: http://DOMAIN for 127.x.x.x, localhost "
+                         "and [::1], else https://DOMAIN)");
   region_add->add_option("--former-name", new_region->former_name, "an older name that region-set also accepts");
   region_add->callback([&context, new_region] {
     CliConfig& config = context.config();
     Region added = *new_region;
-    if (added.api_endpoint.empty()) added.api_endpoint = "https://" + added.domain;
+    check_domain(added.domain);
+    if (added.api_endpoint.empty()) added.api_endpoint = (is_loopback(added.domain) ? "http://" : "https://") + added.domain;
+    while (added.api_endpoint.ends_with("/")) added.api_endpoint.pop_back();
     if (!added.api_endpoint.starts_with("http://") && !added.api_endpoint.starts_with("https://")) {
       throw Failure("The API endpoint '" + added.api_endpoint + "' must start with http:// or https://.");
     }
@@ -186,8 +219,29 @@ void add_account_commands(CLI::App& app, Context& context) {
       config.regions.push_back(added);
     }
     config.save();
-    context.out << "Added region '" << added.name << "', the registry is '" << added.domain
-                << "'. Run 'berth region-set " << added.name << "' to target it.\n\nOK\n";
+    context.out << "Added region '" << added.name << "', the registry is '" << added.domain << "', its API is '"
+                << added.api_endpoint << "'.";
+    if (config.region == added.name) {
+      context.out << " It is the targeted region.\n\nOK\n";
+    } else {
+      context.out << " Run 'berth region-set " << added.name << "' to target it.\n\nOK\n";
+    }
+  });
+
+  auto* region_rm = app.add_subcommand("region-rm", "Remove a region from the CLI's list.");
+  auto removed_name = std::make_shared<std::string>();
+  region_rm->add_option("REGION", *removed_name, "the region's name, former name or domain")->required();
+  region_rm->callback([&context, removed_name] {
+    CliConfig& config = context.config();
+    const Region* found = config.find_region(*removed_name);
+    if (!found) throw Failure("'" + *removed_name + "' is not a known region. Run 'berth region-set' to list them.");
+    std::string name = found->name;
+    if (name == config.file_region) {
+      throw Failure("'" + name + "' is the targeted region. Target another one with 'berth region-set' first.");
+    }
+    std::erase_if(config.regions, [&](const Region& region) { return region.name == name; });
+    config.save();
+    context.out << "Removed region '" << name << "'.\n\nOK\n";
   });
 
   auto* version = app.add_subcommand("version", "Show the version of berth.");
@@ -214,6 +268,14 @@ void add_account_commands(CLI::App& app, Context& context) {
       context.err << "Note: the secret holds your own API key. A service ID's key with only the Reader role is "
                      "safer; create one with 'berth serviceid-create' and 'berth apikey-create'.\n";
     }
+    // A secret with a key the registry rejects fails only later, as ImagePullBackOff.
+    ApiClient check(config.target(), key);
+    ApiResponse response = check.send("GET", "/api/v1/account");
+    if (response.status == 401) {
+      throw Failure("The API key was not accepted by '" + config.target().domain +
+                    "', so pulls with this secret would fail. Give a valid key with --apikey.");
+    }
+    if (response.status != 200) throw Failure(describe_error(response, config.target()));
     context.out << kubernetes_pull_secret(*secret_name, *secret_namespace, config.target().domain, key);
   });
 }

@@ -193,8 +193,9 @@ void add_iam_commands(CLI::App& app, Context& context) {
   policy_add->add_option("IDENTITY", add->identity, "a user's or service ID's IAM ID (User-..., ServiceId-...) or a service ID's name")
       ->required();
   policy_add->add_option("--role", add->role,
-                         "Reader (list and pull), Writer (also push and untag) or Manager (also delete, namespaces "
-                         "and access)")
+                         "Reader (list, inspect and pull), Writer (pull, push, untag and delete, but not list) or "
+                         "Manager (all of these, plus namespaces and access); roles add up, so people who push "
+                         "usually hold Reader and Writer")
       ->required()
       ->check(CLI::IsMember({"Reader", "Writer", "Manager"}, CLI::ignore_case));
   policy_add->add_option("--namespace", add->namespace_name, "limit the role to this namespace (default: the whole account)");

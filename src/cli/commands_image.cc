@@ -44,6 +44,22 @@ bool within(const std::string& repository, const std::string& restrict) {
   return name.repository == restrict || name.repository.starts_with(restrict + "/");
 }
 
+// Throws Failure when --restrict names a namespace that the caller cannot
+// list, so that a typo does not look like an empty namespace.
+void check_restriction(ApiClient& client, const std::string& restrict, bool include_public) {
+  if (restrict.empty() || include_public) return;
+  std::string ns = parse_image_name(restrict).repository;
+  ns = ns.substr(0, ns.find('/'));
+  for (const auto& visible : client.get_json("/api/v1/namespaces")) {
+    if (visible.is_string() && visible.get<std::string>() == ns) return;
+  }
+  throw Failure("You have no namespace '" + ns + "' that you can list: it does not exist, or no policy gives you "
+                "the Reader or Manager role on it. Run 'berth namespaces' to see yours.");
+}
+
+constexpr const char* kNothingListed =
+    "No images found. Images are listed only from namespaces where you have the Reader or Manager role.";
+
 struct ListOptions {
   std::string format;
   bool quiet = false;
@@ -72,6 +88,8 @@ void add_list_flags(CLI::App* command, ListOptions& options, bool full_listing) 
   }
   options.output = add_output_option(command);
   format->excludes(quiet);
+  quiet->excludes(command->get_option("--output"));
+  format->excludes(command->get_option("--output"));
 }
 
 }  // namespace
@@ -93,6 +111,7 @@ void add_image_commands(CLI::App& app, Context& context) {
     Reporter report(context.out, as_json || format || options.quiet);
     report.progress("Listing images...");
 
+    check_restriction(client, options.restrict, options.include_ibm);
     Query query;
     if (!options.restrict.empty()) {
       ImageName name = parse_image_name(options.restrict);
@@ -115,6 +134,11 @@ void add_image_commands(CLI::App& app, Context& context) {
     }
     if (options.quiet) {
       for (const auto& row : rows) context.out << row.repository << ':' << row.tag << '\n';
+      return;
+    }
+    if (rows.empty()) {
+      report.line(kNothingListed);
+      report.ok();
       return;
     }
     std::vector<std::string> headers = {"Repository", "Tag", "Digest", "Namespace", "Created", "Size"};
@@ -150,6 +174,7 @@ void add_image_commands(CLI::App& app, Context& context) {
     Reporter report(context.out, as_json || format || options.quiet);
     report.progress("Listing images...");
 
+    check_restriction(client, options.restrict, options.include_ibm);
     json request = {{"exclude_tagged", false}, {"exclude_va", true}, {"include_ibm", options.include_ibm},
                     {"repositories", json::array()}};
     json answer = client.call("POST", "/api/v1/images/digests", {}, request.dump()).json();
@@ -180,6 +205,11 @@ void add_image_commands(CLI::App& app, Context& context) {
     }
     if (options.quiet) {
       for (const auto& row : rows) context.out << row.repository << '@' << row.digest << '\n';
+      return;
+    }
+    if (rows.empty()) {
+      report.line(kNothingListed);
+      report.ok();
       return;
     }
     Table table({"Repository", "Digest", "Tags", "Type", "Created", "Size"});
@@ -236,7 +266,8 @@ void add_image_commands(CLI::App& app, Context& context) {
   auto* manifest = app.add_subcommand("manifest-inspect", "Show the manifest of an image as stored in the registry.");
   auto manifest_quiet = std::make_shared<bool>(false);
   auto manifest_image = std::make_shared<std::string>();
-  manifest->add_flag("-q,--quiet", *manifest_quiet, "print only the manifest");
+  manifest->add_flag("-q,--quiet", *manifest_quiet,
+                     "print only the manifest, byte for byte as stored (its SHA-256 is the digest)");
   manifest->add_option("IMAGE", *manifest_image, "the image as [REGISTRY/]NAMESPACE/REPOSITORY[:TAG|@DIGEST]")
       ->required();
   manifest->callback([&context, manifest_quiet, manifest_image] {
@@ -244,6 +275,11 @@ void add_image_commands(CLI::App& app, Context& context) {
     Reporter report(context.out, *manifest_quiet);
     report.progress("Inspecting manifest '" + *manifest_image + "'...");
     ApiResponse response = client.call("GET", path_for(*manifest_image) + "/manifest");
+    if (*manifest_quiet) {
+      // The exact bytes, so that piping them to sha256sum gives the digest.
+      context.out << response.body;
+      return;
+    }
     auto document = ordered_json::parse(response.body, nullptr, false);
     context.out << (document.is_discarded() ? response.body : document.dump(2)) << '\n';
     report.ok();
@@ -276,11 +312,22 @@ void add_image_commands(CLI::App& app, Context& context) {
         throw Failure("'" + image + "' names no tag. Give the tag to remove, as in NAMESPACE/REPOSITORY:TAG.");
       }
     }
+    std::vector<std::string> failed;
     for (const auto& image : *untag_images) {
       context.out << "Removing tag for image '" << image << "'...\n\n";
-      client.call("DELETE", "/api/v1/tags/" + ApiClient::escape(image));
+      ApiResponse response = client.send("DELETE", "/api/v1/tags/" + ApiClient::escape(image));
+      if (response.status != 200) {
+        failed.push_back("'" + image + "': " + describe_error(response, client.region()));
+        continue;
+      }
       context.out << "Successfully removed tag '" << parse_image_name(image).tag << "' from image '" << image
                   << "'.\n\n";
+    }
+    if (!failed.empty()) {
+      std::string message = "Could not remove " + std::to_string(failed.size()) + " of " +
+                            std::to_string(untag_images->size()) + " tags:";
+      for (const auto& reason : failed) message += "\n" + reason;
+      throw Failure(message);
     }
     context.out << "OK\n";
   });

@@ -128,6 +128,10 @@ const Region* CliConfig::find_region(std::string_view text) const {
 
 const Region& CliConfig::target() const {
   if (const Region* found = find_region(region); found) return *found;
+  if (region_from_environment) {
+    throw Failure("BERTH_REGION is set to '" + region + "', which is not a region in '" + file().string() +
+                  "'. Unset it, or set it to one of the regions that 'berth region-set' lists.");
+  }
   throw Failure("The targeted region '" + region + "' is not in '" + file().string() +
                 "'. Run 'berth region-set' to list the regions and choose one.");
 }

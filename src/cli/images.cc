@@ -119,6 +119,7 @@ std::string short_manifest_type(std::string_view manifest_type) {
       {"Docker Manifest List", "Docker list"},
       {"OCI Image Manifest v1", "OCI image"},
       {"OCI Image Index v1", "OCI index"},
+      {"OCI Artifact Manifest v1", "OCI artifact"},
   };
   auto it = kShort.find(manifest_type);
   return std::string(it == kShort.end() ? manifest_type : it->second);
@@ -151,7 +152,9 @@ Value template_value(const DigestRow& row) {
 
 namespace {
 
-Value convert(const ordered_json& document, bool as_map) {
+// Converts a JSON value. Objects become structs named main.<key> after the
+// field that contains them, so that template errors stay short.
+Value convert(const ordered_json& document, bool as_map, const std::string& type_name) {
   switch (document.type()) {
     case ordered_json::value_t::null:
       return Value();
@@ -166,16 +169,16 @@ Value convert(const ordered_json& document, bool as_map) {
       return Value::string(document.get<std::string>());
     case ordered_json::value_t::array: {
       std::vector<Value> items;
-      for (const auto& item : document) items.push_back(convert(item, false));
+      for (const auto& item : document) items.push_back(convert(item, false, type_name));
       return Value::list(std::move(items));
     }
     case ordered_json::value_t::object: {
       static const std::set<std::string> kMapFields = {"Labels", "ExposedPorts", "Volumes", "DigestTags"};
       Value::Fields fields;
       for (const auto& [key, value] : document.items()) {
-        fields.emplace_back(key, convert(value, kMapFields.contains(key)));
+        fields.emplace_back(key, convert(value, kMapFields.contains(key), "main." + key));
       }
-      return as_map ? Value::map(std::move(fields)) : Value::structure(std::move(fields));
+      return as_map ? Value::map(std::move(fields)) : Value::structure(std::move(fields), type_name);
     }
     default:
       return Value();
@@ -184,6 +187,6 @@ Value convert(const ordered_json& document, bool as_map) {
 
 }  // namespace
 
-Value template_value(const ordered_json& document) { return convert(document, false); }
+Value template_value(const ordered_json& document) { return convert(document, false, "main.ImageInspection"); }
 
 }  // namespace berth::cli

@@ -123,8 +123,9 @@ int serve(const Config& config) {
         "Created account 'default' with user 'admin' (Manager on the account).\n"
         "Its API key is shown only this once, and saved to %s (readable only by you):\n"
         "  %s\n"
-        "Log in with: docker login -u iamapikey -p \"$(cat %s)\" %s\n",
-        key_file.c_str(), initial_key->c_str(), key_file.c_str(), server.local_address().c_str());
+        "Log in with: berth login --apikey @%s\n"
+        "         or: docker login -u iamapikey --password-stdin %s < %s\n",
+        key_file.c_str(), initial_key->c_str(), key_file.c_str(), server.local_address().c_str(), key_file.c_str());
   }
   std::printf("berthd listening on %s://%s (data in %s)\n", scheme.c_str(), server.local_address().c_str(),
               data_dir.c_str());

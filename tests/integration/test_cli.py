@@ -6,6 +6,7 @@ the class's berthd on 127.0.0.1. The scenarios of the hosted registry's FAQ
 run verbatim as shell scripts, with `berth` in place of `ibmcloud cr`.
 """
 
+import base64
 import json
 import os
 import re
@@ -189,6 +190,18 @@ class Regions(CliTestCase):
         finally:
             self.berth_ok("region-set", "test")
 
+    def test_region_add_defaults_and_rm(self):
+        out = self.berth_ok("region-add", "loop", "--domain", "127.0.0.1:5999")
+        self.assertIn("its API is 'http://127.0.0.1:5999'", out)
+        out = self.berth_ok("region-add", "remote", "--domain", "registry.example.com")
+        self.assertIn("its API is 'https://registry.example.com'", out)
+        self.assert_failed(self.berth("region-add", "bad", "--domain", "http://x:5000/"), "without http://")
+        self.berth_ok("region-rm", "loop")
+        self.berth_ok("region-rm", "remote")
+        self.assertNotIn("loop", self.berth_ok("region-set"))
+        self.assert_failed(self.berth("region-rm", "test"), "is the targeted region")
+        self.assert_failed(self.berth("region", env=dict(self.env, BERTH_REGION="nope")), "BERTH_REGION is set to 'nope'")
+
     def test_environment_overrides_region_and_key(self):
         env = dict(self.env, BERTH_REGION="local")
         result = self.berth("region", env=env)
@@ -312,11 +325,34 @@ class ImageCommands(CliTestCase):
                                            headers={"Accept": child["mediaType"]})
             self.assertEqual(response.status, 200, child["digest"])
 
+    def test_restrict_to_an_unknown_namespace_fails(self):
+        self.assert_failed(self.berth("images", "--restrict", "nosuchns"), "You have no namespace 'nosuchns'")
+        self.assert_failed(self.berth("digests", "--restrict", "nosuchns/app"), "You have no namespace 'nosuchns'")
+
+    def test_quiet_and_json_exclude_each_other(self):
+        self.assert_failed(self.berth("images", "-q", "-o", "json"), "excludes")
+
+    def test_untag_continues_after_a_missing_tag(self):
+        self.berth_ok("image-tag", "imgs/app:v1", "imgs/app:first")
+        self.berth_ok("image-tag", "imgs/app:v1", "imgs/app:third")
+        result = self.berth("image-untag", "imgs/app:first", "imgs/app:nope", "imgs/app:third")
+        self.assert_failed(result, "Could not remove 1 of 3 tags:\n'imgs/app:nope': ")
+        listed = self.berth_ok("images", "-q", "--restrict", "imgs")
+        self.assertNotIn(":first", listed)
+        self.assertNotIn(":third", listed)
+
+    def test_manifest_inspect_quiet_prints_the_stored_bytes(self):
+        raw = subprocess.run([str(BERTH), "manifest-inspect", "-q", "imgs/app:v1"], capture_output=True,
+                             env=self.env, timeout=60, check=True).stdout
+        self.assertEqual(raw, self.manifest)
+
     def test_template_errors_name_the_problem(self):
         result = self.berth("images", "--format", "{{ .Repository ", "--restrict", "imgs")
         self.assert_failed(result, "The --format template is not valid: template: format:1:")
         result = self.berth("images", "--format", "{{ .NoSuchField }}", "--restrict", "imgs")
-        self.assert_failed(result, "can't evaluate field NoSuchField")
+        self.assert_failed(result, "can't evaluate field NoSuchField in type main.Image")
+        result = self.berth("image-inspect", "--format", "{{ .Confg }}", "imgs/app:v1")
+        self.assert_failed(result, "can't evaluate field Confg in type main.ImageInspection")
 
 
 class AccessCommands(CliTestCase):
@@ -350,13 +386,18 @@ class AccessCommands(CliTestCase):
         self.assertNotIn("deployer", self.berth_ok("serviceid-list"))
 
     def test_pull_secret(self):
-        out = self.berth_ok("pull-secret", "--name", "regcred", "--k8s-namespace", "apps", "--apikey", "berth_k")
+        key = self.berthd.api_key
+        out = self.berth_ok("pull-secret", "--name", "regcred", "--k8s-namespace", "apps", "--apikey", key)
         self.assertIn("type: kubernetes.io/dockerconfigjson", out)
-        import base64
         encoded = re.search(r"\.dockerconfigjson: (\S+)", out).group(1)
         config = json.loads(base64.b64decode(encoded))
         self.assertEqual(config["auths"][self.berthd.address]["username"], "iamapikey")
-        self.assertEqual(config["auths"][self.berthd.address]["password"], "berth_k")
+        self.assertEqual(config["auths"][self.berthd.address]["password"], key)
+
+    def test_pull_secret_rejects_a_key_the_registry_does_not_accept(self):
+        result = self.berth("pull-secret", "--apikey", "berth_not-a-key")
+        self.assert_failed(result, "pulls with this secret would fail")
+        self.assertEqual(result.stdout, "")
 
 
 class HelpAndVersion(CliTestCase):
@@ -374,6 +415,11 @@ class HelpAndVersion(CliTestCase):
         for flag in ("--format", "--quiet", "--restrict", "--include-ibm", "--no-trunc", "--show-type", "--output"):
             self.assertIn(flag, help_text)
         self.assertIn("1 MB =", help_text)
+
+    def test_mistyped_command_gets_a_suggestion(self):
+        result = self.berth("imagse")
+        self.assert_failed(result, "'imagse' is not a berth command. Did you mean 'images'?")
+        self.assertIn("Usage: berth namespace-add", self.berth_ok("help", "namespace-add"))
 
     def test_unknown_flag_fails_with_usage_hint(self):
         result = self.berth("image-list", "--bogus")
