@@ -64,6 +64,10 @@ class CachedStore final : public MetadataStore {
   std::vector<core::Digest> manifest_blob_references(const std::string& repository, const core::Digest& digest) override {
     return inner_.manifest_blob_references(repository, digest);
   }
+  std::vector<core::Digest> manifest_child_references(const std::string& repository,
+                                                      const core::Digest& digest) override {
+    return inner_.manifest_child_references(repository, digest);
+  }
 
   // Listings and facts are read from the database each time; a copy moves
   // a tag of the target, so it drops that tag's entry.

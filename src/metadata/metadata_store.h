@@ -246,13 +246,19 @@ class MetadataStore {
   virtual std::vector<ManifestRecord> list_manifests() = 0;
   // Blob digests that a stored manifest references, for offline checks.
   virtual std::vector<core::Digest> manifest_blob_references(const std::string& repository, const core::Digest& digest) = 0;
+  // Child manifest digests that a stored index references, in byte order,
+  // for offline checks. Empty for an image manifest or an unknown manifest.
+  virtual std::vector<core::Digest> manifest_child_references(const std::string& repository,
+                                                              const core::Digest& digest) = 0;
 
   // --- Image listings ---------------------------------------------------------
 
-  // Every manifest, tagged or not, of the repositories inside `namespaces`
-  // and of the repositories named in `repositories`. Each manifest appears
-  // once, ordered by repository name, then digest, with its tags and its
-  // stored facts. Unknown names contribute nothing.
+  // The images of the repositories inside `namespaces` and of the
+  // repositories named in `repositories`: every manifest, tagged or not,
+  // except an untagged one that another manifest of the same repository
+  // references (a child of an index, listed through that index). Each
+  // manifest appears once, ordered by repository name, then digest, with
+  // its tags and its stored facts. Unknown names contribute nothing.
   virtual std::vector<ImageEntry> list_images(const std::vector<std::string>& namespaces,
                                               const std::vector<std::string>& repositories) = 0;
   // The facts stored for a manifest digest, in any repository.

@@ -77,6 +77,9 @@ std::vector<ImageEntry> SqliteStore::list_images(const std::vector<std::string>&
                                                  const std::vector<std::string>& repositories) {
   Lease lease(*this);
   std::map<ImageKey, ImageEntry> images;
+  // Both scans leave out an untagged manifest that another manifest of the
+  // same repository references, because it is a child of an index there and
+  // so part of that index's image rather than an image of its own.
   {
     // One read transaction, so every scan sees the same snapshot.
     Transaction snapshot(*lease, false);
@@ -88,7 +91,10 @@ std::vector<ImageEntry> SqliteStore::list_images(const std::vector<std::string>&
           "f.digest, f.config_digest, f.created, f.size, f.architecture, f.os, f.labels "
           "FROM repositories r JOIN manifests m ON m.repository_id = r.id "
           "LEFT JOIN tags t ON t.manifest_id = m.id LEFT JOIN image_facts f ON f.digest = m.digest "
-          "WHERE r.name >= ? AND r.name < ? ORDER BY r.name, m.digest, t.name");
+          "WHERE r.name >= ? AND r.name < ? AND (EXISTS (SELECT 1 FROM tags own WHERE own.manifest_id = m.id) "
+          "OR NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN manifests parent ON parent.id = mr.manifest_id "
+          "WHERE mr.kind = 'manifest' AND mr.digest = m.digest AND parent.repository_id = m.repository_id)) "
+          "ORDER BY r.name, m.digest, t.name");
       query.bind(1, name + "/").bind(2, name + "0");
       collect_images(query, images);
     }
@@ -98,7 +104,10 @@ std::vector<ImageEntry> SqliteStore::list_images(const std::vector<std::string>&
           "f.digest, f.config_digest, f.created, f.size, f.architecture, f.os, f.labels "
           "FROM repositories r JOIN manifests m ON m.repository_id = r.id "
           "LEFT JOIN tags t ON t.manifest_id = m.id LEFT JOIN image_facts f ON f.digest = m.digest "
-          "WHERE r.name = ? ORDER BY m.digest, t.name");
+          "WHERE r.name = ? AND (EXISTS (SELECT 1 FROM tags own WHERE own.manifest_id = m.id) "
+          "OR NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN manifests parent ON parent.id = mr.manifest_id "
+          "WHERE mr.kind = 'manifest' AND mr.digest = m.digest AND parent.repository_id = m.repository_id)) "
+          "ORDER BY m.digest, t.name");
       query.bind(1, name);
       collect_images(query, images);
     }

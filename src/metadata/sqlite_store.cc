@@ -472,4 +472,16 @@ std::vector<Digest> SqliteStore::manifest_blob_references(const std::string& rep
   return out;
 }
 
+std::vector<Digest> SqliteStore::manifest_child_references(const std::string& repository, const Digest& digest) {
+  Lease lease(*this);
+  auto query = lease->prepare(
+      "SELECT mr.digest FROM manifest_references mr JOIN manifests m ON m.id = mr.manifest_id "
+      "JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ? AND mr.kind = 'manifest' "
+      "ORDER BY mr.digest");
+  query.bind(1, repository).bind(2, digest.str());
+  std::vector<Digest> out;
+  while (query.step()) out.push_back(stored_digest(query.column_text(0)));
+  return out;
+}
+
 }  // namespace berth::metadata

@@ -58,6 +58,8 @@ class SqliteStore final : public MetadataStore {
                                              const std::optional<std::string>& artifact_type) override;
   std::vector<ManifestRecord> list_manifests() override;
   std::vector<core::Digest> manifest_blob_references(const std::string& repository, const core::Digest& digest) override;
+  std::vector<core::Digest> manifest_child_references(const std::string& repository,
+                                                      const core::Digest& digest) override;
 
   // Image listings, facts and copies, implemented in sqlite_images.cc.
   std::vector<ImageEntry> list_images(const std::vector<std::string>& namespaces,

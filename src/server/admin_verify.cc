@@ -78,6 +78,14 @@ int verify_store(const Config& config, bool deep, std::ostream& out) {
               ", which its repository does not have; push that image again");
       }
     }
+    // The registry API deletes a manifest by digest even while an index of
+    // its repository references it, as Docker's registry does.
+    for (const auto& child : metadata.manifest_child_references(manifest.repository, manifest.digest)) {
+      if (!metadata.find_manifest(manifest.repository, child)) {
+        error("index " + where + " references manifest " + child.str() + ", which is missing from " +
+              manifest.repository + "; push that index again with all its platforms, or delete it");
+      }
+    }
   }
 
   for (const auto& digest : blobs.list()) {

@@ -257,28 +257,56 @@ class ManagementImagesTest(unittest.TestCase):
         index = self.multi.digest("latest")
         children = [child["digest"] for child in self.multi.json(index)["manifests"]]
         self.assertIn(busybox, children)  # the index's amd64 entry is the busybox image
-        self.assertEqual(set(by_id), {index, *children})
+        # The untagged children of team1/multi's index are part of its image,
+        # so only the index is listed there; busybox is listed by its own tag.
+        self.assertEqual(set(by_id), {index, busybox})
         va = {"configurationIssueCount": 0, "exemptIssueCount": 0, "issueCount": 0,
               "vulnerabilityCount": 0, "vulnerable": False}
-        self.assertEqual(by_id[busybox]["repoTags"], {self.full("team1/app"): {"v1": va},
-                                                      self.full("team1/multi"): {}})
+        self.assertEqual(by_id[busybox]["repoTags"], {self.full("team1/app"): {"v1": va}})
+        self.assertEqual(by_id[busybox]["size"], self.busybox.image_size(busybox))
         self.assertEqual(by_id[index]["repoTags"], {self.full("team1/multi"): {"latest": va}})
         self.assertEqual(by_id[index]["manifestType"], "OCI Image Index v1")
-        arm64 = [child for child in children if child != busybox][0]
-        self.assertEqual(by_id[arm64]["repoTags"], {self.full("team1/multi"): {}})
-        self.assertEqual(by_id[arm64]["size"], self.multi.image_size(arm64))
-        self.assertGreater(by_id[arm64]["created"], 0)
 
     def test_image_digests_untagged_only(self):
         response = self.api("POST", "/api/v1/images/digests",
                             body={"exclude_tagged": True, "repositories": [self.full("team1/multi")]})
 
-        images = response.json()
-        arm64 = [child["digest"] for child in self.multi.json(self.multi.digest("latest"))["manifests"]
+        # The children of the tagged index are not untagged images to clean up.
+        self.assertEqual(response.status, 200, response)
+        self.assertEqual(response.json(), [])
+
+    def test_image_digests_of_index_children(self):
+        index = self.multi.digest("latest")
+        arm64 = [child["digest"] for child in self.multi.json(index)["manifests"]
                  if child["digest"] != self.busybox.digest("latest")][0]
-        self.assertEqual({image["id"] for image in images}, {self.busybox.digest("latest"), arm64})
-        for image in images:
-            self.assertEqual(image["repoTags"], {self.full("team1/multi"): {}})
+        # team2/kids holds the index and its children, and the arm64 child has
+        # a tag of its own there; team2/loose holds the arm64 image untagged.
+        for source, target in (("team1/multi:latest", "team2/kids:index"),
+                               (f"team1/multi@{arm64}", "team2/kids:arm64"),
+                               (f"team1/multi@{arm64}", "team2/loose:tmp")):
+            tagged = self.api("POST", f"/api/v1/images/tags?fromimage={quote(source)}&toimage={quote(target)}")
+            self.assertEqual(tagged.status, 201, tagged)
+        self.assertEqual(self.api("DELETE", "/api/v1/tags/" + quote("team2/loose:tmp")).status, 200)
+        repositories = ["team1/multi", "team2/kids", "team2/loose"]
+
+        listed = self.api("POST", "/api/v1/images/digests", body={"repositories": repositories}).json()
+        untagged = self.api("POST", "/api/v1/images/digests",
+                            body={"exclude_tagged": True, "repositories": repositories}).json()
+        by_tag = self.api("GET", "/api/v1/images?repository=team2/kids").json()
+
+        by_id = {image["id"]: image for image in listed}
+        va = {"configurationIssueCount": 0, "exemptIssueCount": 0, "issueCount": 0,
+              "vulnerabilityCount": 0, "vulnerable": False}
+        self.assertEqual(set(by_id), {index, arm64})
+        self.assertEqual(by_id[index]["repoTags"], {self.full("team1/multi"): {"latest": va},
+                                                    self.full("team2/kids"): {"index": va}})
+        self.assertEqual(by_id[arm64]["repoTags"], {self.full("team2/kids"): {"arm64": va},
+                                                    self.full("team2/loose"): {}})
+        self.assertEqual(by_id[arm64]["size"], self.multi.image_size(arm64))
+        self.assertGreater(by_id[arm64]["created"], 0)
+        self.assertEqual([image["id"] for image in untagged], [arm64])
+        self.assertEqual(untagged[0]["repoTags"], {self.full("team2/loose"): {}})
+        self.assertEqual([image["RepoTags"] for image in by_tag], [[self.full("team2/kids:arm64")]])
 
     def test_image_digests_bad_body(self):
         self.assert_error(self.api("POST", "/api/v1/images/digests", body={"exclude_taged": True}),

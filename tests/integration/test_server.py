@@ -1,6 +1,7 @@
 """berthd as a process: configuration, TLS, restarts and graceful stops."""
 
 import http.client
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,9 @@ import unittest
 from pathlib import Path
 
 from harness import BERTHD, Berthd, push_blob, push_image, sha256_digest
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 def run_berthd(*args, env=None, timeout=10):
@@ -121,6 +125,39 @@ class ServerProcessTest(unittest.TestCase):
         self.assertEqual(result.returncode, 1, result)
         self.assertIn("is not a Berth data directory", result.stdout)
         self.assertFalse(missing.exists(), "verify must not create a store")
+
+    def test_verify_reports_index_missing_a_child(self):
+        server = Berthd(self.workdir / "data").start()
+        try:
+            children = []
+            for architecture in ("amd64", "arm64"):
+                config = json.dumps({"architecture": architecture, "os": "linux"}).encode()
+                manifest, digest = push_image(server, "verify/multi", architecture, architecture.encode(), config)
+                children.append({"mediaType": OCI_MANIFEST, "digest": digest, "size": len(manifest),
+                                 "platform": {"architecture": architecture, "os": "linux"}})
+            index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}).encode()
+            pushed = server.request("PUT", "/v2/verify/multi/manifests/latest", body=index,
+                                    headers={"Content-Type": OCI_INDEX})
+            self.assertEqual(pushed.status, 201, pushed)
+            # A copy of the child in another repository does not mend the index.
+            arm64 = children[1]["digest"]
+            tagged = server.request("POST", "/api/v1/images/tags?fromimage=verify/multi@" + arm64 +
+                                    "&toimage=verify/other:arm64")
+            self.assertEqual(tagged.status, 201, tagged)
+            clean = server.admin("verify")
+            self.assertEqual(clean.returncode, 0, clean.stdout + clean.stderr)
+
+            deleted = server.request("DELETE", f"/v2/verify/multi/manifests/{arm64}")
+            self.assertEqual(deleted.status, 202, deleted)
+            result = server.admin("verify")
+        finally:
+            server.stop()
+
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertIn(f"error: index verify/multi@{sha256_digest(index)} references manifest {arm64}, "
+                      "which is missing from verify/multi", result.stdout)
+        self.assertIn("store has 1 error", result.stdout)
+        self.assertNotIn("store is clean", result.stdout)
 
     def test_listen_address_in_use(self):
         with socket.socket() as taken:

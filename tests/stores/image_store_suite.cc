@@ -16,6 +16,7 @@
 
 #include <gmock/gmock.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -150,6 +151,52 @@ TEST_P(MetadataStoreContract, ListImagesOrder) {
                                        "team/b@" + std::min(first.digest.str(), second.digest.str()),
                                        "team/b@" + std::max(first.digest.str(), second.digest.str())};
   EXPECT_EQ(entry_names(images), expected);
+}
+
+TEST_P(MetadataStoreContract, ListImagesLeavesOutUntaggedChildren) {
+  ManifestWrite untagged_child = linked_image(store(), "team/app", "amd64");
+  ManifestWrite tagged_child = linked_image(store(), "team/app", "arm64");
+  tagged_child.tag = "arm64";
+  ManifestWrite loose = linked_image(store(), "team/app", "loose");
+  ManifestWrite index = index_of("team/app", "multi", {untagged_child.digest, tagged_child.digest});
+  index.tag = "latest";
+  // The same child digest alone in another repository is an image there.
+  ManifestWrite elsewhere = untagged_child;
+  elsewhere.repository = "team/other";
+  for (const auto& blob : untagged_child.blob_references) store().link_blob("team/other", blob, 1);
+  for (const auto& write : {untagged_child, tagged_child, loose, index, elsewhere}) {
+    ASSERT_TRUE(store().put_manifest(write).stored);
+  }
+
+  auto by_namespace = store().list_images({"team"}, {});
+  auto by_repository = store().list_images({}, {"team/app"});
+
+  std::vector<std::string> app;
+  for (const auto& write : {tagged_child, loose, index}) app.push_back("team/app@" + write.digest.str());
+  std::sort(app.begin(), app.end());
+  std::vector<std::string> all = app;
+  all.push_back("team/other@" + untagged_child.digest.str());
+  EXPECT_EQ(entry_names(by_namespace), all);
+  EXPECT_EQ(entry_names(by_repository), app);
+  for (const auto& image : by_namespace) {
+    if (image.digest == tagged_child.digest) {
+      EXPECT_THAT(image.tags, ElementsAre("arm64"));
+    }
+  }
+}
+
+TEST_P(MetadataStoreContract, ListImagesUntaggedIndexHidesChildren) {
+  ManifestWrite child = linked_image(store(), "team/app", "child");
+  ManifestWrite index = index_of("team/app", "untagged index", {child.digest});
+  ASSERT_TRUE(store().put_manifest(child).stored);
+  ASSERT_TRUE(store().put_manifest(index).stored);
+
+  // The untagged index is listed and its child is not, so deleting the
+  // untagged images that a listing returns removes the index first.
+  EXPECT_THAT(entry_names(store().list_images({"team"}, {})), ElementsAre("team/app@" + index.digest.str()));
+
+  ASSERT_TRUE(store().delete_manifest("team/app", index.digest));
+  EXPECT_THAT(entry_names(store().list_images({"team"}, {})), ElementsAre("team/app@" + child.digest.str()));
 }
 
 // --- Image facts ----------------------------------------------------------------

@@ -946,6 +946,24 @@ TEST_P(MetadataStoreContract, ManifestBlobReferences) {
   EXPECT_THAT(store().manifest_blob_references("library/alpine", sha256_of("unknown")), IsEmpty());
 }
 
+TEST_P(MetadataStoreContract, ManifestChildReferences) {
+  ManifestWrite first = image_manifest("library/alpine", "first");
+  ManifestWrite second = image_manifest("library/alpine", "second");
+  for (const auto& write : {first, second}) ASSERT_TRUE(store().put_manifest(write).stored);
+  ManifestWrite index = index_manifest("library/alpine", "index", {second.digest, first.digest});
+  ASSERT_TRUE(store().put_manifest(index).stored);
+
+  // A deleted child stays referenced, because the index still names it.
+  ASSERT_TRUE(store().delete_manifest("library/alpine", first.digest));
+
+  bool first_sorts_first = first.digest.str() < second.digest.str();
+  EXPECT_THAT(store().manifest_child_references("library/alpine", index.digest),
+              ElementsAre(first_sorts_first ? first.digest : second.digest,
+                          first_sorts_first ? second.digest : first.digest));
+  EXPECT_THAT(store().manifest_child_references("library/alpine", second.digest), IsEmpty());
+  EXPECT_THAT(store().manifest_child_references("other/repository", index.digest), IsEmpty());
+}
+
 // --- Persistence --------------------------------------------------------
 
 TEST_P(MetadataStoreContract, ReopenKeepsEverything) {
