@@ -9,7 +9,10 @@ run verbatim as shell scripts, with `berth` in place of `ibmcloud cr`.
 import base64
 import json
 import os
+import pty
 import re
+import select
+import socket
 import subprocess
 import time
 import unittest
@@ -433,6 +436,54 @@ class HelpAndVersion(CliTestCase):
         if probe.returncode == 0:
             self.skipTest("something listens on 127.0.0.1:5000")
         self.assert_failed(self.berth("images", env=env), "Check that berthd is running there")
+
+
+class Progress(CliTestCase):
+    """A slow request shows a spinner on a terminal and nothing in a pipe."""
+
+    def run_against_silent_server(self, stderr_is_terminal):
+        # A loopback server that accepts the connection and never answers.
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        env = dict(self.env, BERTH_APIKEY="berth_x")
+        self.berth_ok("region-add", "silent", "--domain", f"127.0.0.1:{port}")
+        try:
+            env["BERTH_REGION"] = "silent"
+            if stderr_is_terminal:
+                controller, terminal = pty.openpty()
+                process = subprocess.Popen([str(BERTH), "images"], stdout=subprocess.PIPE, stderr=terminal, env=env)
+                os.close(terminal)
+            else:
+                process = subprocess.Popen([str(BERTH), "images"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           env=env)
+            time.sleep(2.5)
+            process.kill()
+            stdout, stderr = process.communicate(timeout=30)
+            if stderr_is_terminal:
+                stderr = b""
+                while select.select([controller], [], [], 0)[0]:
+                    try:
+                        chunk = os.read(controller, 4096)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    stderr += chunk
+                os.close(controller)
+            return stdout.decode(), stderr.decode()
+        finally:
+            silent.close()
+            self.berth_ok("region-rm", "silent")
+
+    def test_spinner_on_a_terminal(self):
+        _, stderr = self.run_against_silent_server(stderr_is_terminal=True)
+        self.assertRegex(stderr, r"Waiting for http://127\.0\.0\.1:\d+ \(\d+ s\)")
+
+    def test_quiet_in_a_pipe(self):
+        _, stderr = self.run_against_silent_server(stderr_is_terminal=False)
+        self.assertEqual(stderr, "")
 
 
 if __name__ == "__main__":
