@@ -20,19 +20,14 @@ using nlohmann::ordered_json;
 
 namespace {
 
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
-
 fs::path home() {
-  std::string dir = env("HOME");
+  std::string dir = environment_variable("HOME");
   if (dir.empty()) throw Failure("HOME is not set, so berth cannot find the container client's credentials file.");
   return dir;
 }
 
 bool on_path(const std::string& program) {
-  std::string path = env("PATH");
+  std::string path = environment_variable("PATH");
   std::stringstream parts(path);
   std::string dir;
   while (std::getline(parts, dir, ':')) {
@@ -49,11 +44,11 @@ std::string default_container_client() { return on_path("docker") ? "docker" : "
 
 fs::path client_auth_file(std::string_view client) {
   if (client == "docker") {
-    std::string dir = env("DOCKER_CONFIG");
+    std::string dir = environment_variable("DOCKER_CONFIG");
     return (dir.empty() ? home() / ".docker" : fs::path(dir)) / "config.json";
   }
-  if (std::string file = env("REGISTRY_AUTH_FILE"); !file.empty()) return file;
-  if (std::string runtime = env("XDG_RUNTIME_DIR"); !runtime.empty()) return fs::path(runtime) / "containers/auth.json";
+  if (std::string file = environment_variable("REGISTRY_AUTH_FILE"); !file.empty()) return file;
+  if (std::string runtime = environment_variable("XDG_RUNTIME_DIR"); !runtime.empty()) return fs::path(runtime) / "containers/auth.json";
   if (::geteuid() == 0) return "/run/containers/0/auth.json";
   return home() / ".config/containers/auth.json";
 }

@@ -60,6 +60,27 @@ void check_restriction(ApiClient& client, const std::string& restrict, bool incl
 constexpr const char* kNothingListed =
     "No images found. Images are listed only from namespaces where you have the Reader or Manager role.";
 
+// Prints the rows through the template, or one `quiet_line` per row, or
+// the empty-listing hint. Returns false when the table is still to print.
+template <typename Row, typename QuietLine>
+bool print_without_table(Context& context, Reporter& report, const std::optional<gotemplate::Template>& format,
+                         bool quiet, const std::vector<Row>& rows, QuietLine quiet_line) {
+  if (format) {
+    for (const auto& row : rows) print_formatted(context, *format, template_value(row));
+    return true;
+  }
+  if (quiet) {
+    for (const auto& row : rows) context.out << quiet_line(row) << '\n';
+    return true;
+  }
+  if (rows.empty()) {
+    report.line(kNothingListed);
+    report.ok();
+    return true;
+  }
+  return false;
+}
+
 struct ListOptions {
   std::string format;
   bool quiet = false;
@@ -128,19 +149,8 @@ void add_image_commands(CLI::App& app, Context& context) {
       return;
     }
     std::vector<ImageRow> rows = image_rows(images);
-    if (format) {
-      for (const auto& row : rows) print_formatted(context, *format, template_value(row));
-      return;
-    }
-    if (options.quiet) {
-      for (const auto& row : rows) context.out << row.repository << ':' << row.tag << '\n';
-      return;
-    }
-    if (rows.empty()) {
-      report.line(kNothingListed);
-      report.ok();
-      return;
-    }
+    auto quiet_line = [](const ImageRow& row) { return row.repository + ":" + row.tag; };
+    if (print_without_table(context, report, format, options.quiet, rows, quiet_line)) return;
     std::vector<std::string> headers = {"Repository", "Tag", "Digest", "Namespace", "Created", "Size"};
     if (options.show_type) headers.push_back("Type");
     Table table(headers);
@@ -199,19 +209,8 @@ void add_image_commands(CLI::App& app, Context& context) {
       return;
     }
     std::vector<DigestRow> rows = digest_rows(answer);
-    if (format) {
-      for (const auto& row : rows) print_formatted(context, *format, template_value(row));
-      return;
-    }
-    if (options.quiet) {
-      for (const auto& row : rows) context.out << row.repository << '@' << row.digest << '\n';
-      return;
-    }
-    if (rows.empty()) {
-      report.line(kNothingListed);
-      report.ok();
-      return;
-    }
+    auto quiet_line = [](const DigestRow& row) { return row.repository + "@" + row.digest; };
+    if (print_without_table(context, report, format, options.quiet, rows, quiet_line)) return;
     Table table({"Repository", "Digest", "Tags", "Type", "Created", "Size"});
     std::int64_t now = context.now();
     for (const auto& row : rows) {

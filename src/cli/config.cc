@@ -20,11 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
-
 std::string text_field(const json& object, const char* name, const fs::path& file) {
   auto it = object.find(name);
   if (it == object.end() || it->is_null()) return {};
@@ -37,14 +32,19 @@ std::string text_field(const json& object, const char* name, const fs::path& fil
 
 }  // namespace
 
+std::string environment_variable(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
 std::vector<Region> CliConfig::default_regions() {
   return {Region{.name = "local", .former_name = "", .domain = "127.0.0.1:5000", .api_endpoint = "http://127.0.0.1:5000"}};
 }
 
 fs::path CliConfig::directory() {
-  std::string home = env("BERTH_HOME");
+  std::string home = environment_variable("BERTH_HOME");
   if (!home.empty()) return home;
-  std::string user_home = env("HOME");
+  std::string user_home = environment_variable("HOME");
   if (user_home.empty()) throw Failure("Neither BERTH_HOME nor HOME is set, so berth cannot find its configuration.");
   return fs::path(user_home) / ".berth";
 }
@@ -91,11 +91,11 @@ CliConfig CliConfig::load() {
   }
   config.file_api_key = config.api_key;
   config.file_region = config.region;
-  if (std::string key = env("BERTH_APIKEY"); !key.empty()) {
+  if (std::string key = environment_variable("BERTH_APIKEY"); !key.empty()) {
     config.api_key = key;
     config.api_key_from_environment = true;
   }
-  if (std::string region = env("BERTH_REGION"); !region.empty()) {
+  if (std::string region = environment_variable("BERTH_REGION"); !region.empty()) {
     const Region* found = config.find_region(region);
     config.region = found ? found->name : region;
     config.region_from_environment = true;

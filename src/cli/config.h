@@ -50,6 +50,9 @@ struct CliConfig {
   std::string file_region;
 };
 
+// The value of the environment variable `name`, or "" when it is unset.
+std::string environment_variable(const char* name);
+
 // Writes `content` to `path` through a temporary file and a rename, with
 // the given mode, creating missing parent directories with mode 0700.
 void write_file_atomically(const std::filesystem::path& path, std::string_view content, unsigned mode);
