@@ -30,7 +30,7 @@ void init_curl_once() {
 json ApiResponse::json() const {
   auto parsed = json::parse(body, nullptr, false);
   if (parsed.is_discarded()) {
-    throw Failure("The registry answered with a body that is not JSON (HTTP " + std::to_string(status) +
+    throw Failure("The registry returned a body that is not JSON (HTTP " + std::to_string(status) +
                   "). Check that the region's API endpoint points at a Berth registry.");
   }
   return parsed;
@@ -138,7 +138,7 @@ std::string describe_error(const ApiResponse& response, const Region& region) {
       message = (*errors)[0].value("message", "");
     }
   }
-  if (message.empty()) message = "The registry answered HTTP " + std::to_string(response.status) + ".";
+  if (message.empty()) message = "The registry returned HTTP " + std::to_string(response.status) + ".";
   if (!message.empty() && message.back() != '.') message += '.';
   switch (response.status) {
     case 401:

@@ -268,7 +268,8 @@ void add_account_commands(CLI::App& app, Context& context) {
       context.err << "Note: the secret holds your own API key. A service ID's key with only the Reader role is "
                      "safer; create one with 'berth serviceid-create' and 'berth apikey-create'.\n";
     }
-    // A secret with a key the registry rejects fails only later, as ImagePullBackOff.
+    // Checks the key now, because a rejected key in a secret shows up only
+    // later, as ImagePullBackOff in the cluster.
     ApiClient check(config.target(), key);
     ApiResponse response = check.send("GET", "/api/v1/account");
     if (response.status == 401) {

@@ -36,13 +36,6 @@ void print_formatted(Context& context, const gotemplate::Template& format, const
   if (text.back() != '\n') context.out << '\n';
 }
 
-// True if `repository` ("domain/ns/repo" or "ns/repo") is in `restrict`
-// (a namespace, or a namespace and repository).
-bool within(const std::string& repository, const std::string& restrict) {
-  if (restrict.empty()) return true;
-  ImageName name = parse_image_name(repository + ":x");
-  return name.repository == restrict || name.repository.starts_with(restrict + "/");
-}
 
 // Throws Failure when --restrict names a namespace that the caller cannot
 // list, so that a typo does not look like an empty namespace.
@@ -185,30 +178,17 @@ void add_image_commands(CLI::App& app, Context& context) {
     report.progress("Listing images...");
 
     check_restriction(client, options.restrict, options.include_ibm);
+    // The API takes a namespace or a NAMESPACE/REPOSITORY in "repositories".
+    json repositories = json::array();
+    if (!options.restrict.empty()) repositories.push_back(parse_image_name(options.restrict).repository);
     json request = {{"exclude_tagged", false}, {"exclude_va", true}, {"include_ibm", options.include_ibm},
-                    {"repositories", json::array()}};
-    json answer = client.call("POST", "/api/v1/images/digests", {}, request.dump()).json();
-    if (!options.restrict.empty() && answer.is_array()) {
-      // Keep each digest with only the repositories inside the restriction.
-      json kept = json::array();
-      for (auto image : answer) {
-        json repo_tags = json::object();
-        auto all = image.find("repoTags");
-        if (all == image.end() || !all->is_object()) continue;
-        for (const auto& [repository, tags] : all->items()) {
-          if (within(repository, options.restrict)) repo_tags[repository] = tags;
-        }
-        if (repo_tags.empty()) continue;
-        image["repoTags"] = repo_tags;
-        kept.push_back(image);
-      }
-      answer = kept;
-    }
+                    {"repositories", repositories}};
+    json listed = client.call("POST", "/api/v1/images/digests", {}, request.dump()).json();
     if (as_json) {
-      print_json(context.out, answer);
+      print_json(context.out, listed);
       return;
     }
-    std::vector<DigestRow> rows = digest_rows(answer);
+    std::vector<DigestRow> rows = digest_rows(listed);
     auto quiet_line = [](const DigestRow& row) { return row.repository + "@" + row.digest; };
     if (print_without_table(context, report, format, options.quiet, rows, quiet_line)) return;
     Table table({"Repository", "Digest", "Tags", "Type", "Created", "Size"});

@@ -13,7 +13,10 @@ void add_namespace_commands(CLI::App& app, Context& context) {
                   "4 to 30 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit; "
                   "unique in the region and never renamed")
       ->required();
-  add->add_option("-g,--resource-group", *add_group, "the resource group to record with the namespace");
+  // NOTE: Berth has no resource groups yet, so the server does not record
+  // the group; the flag exists so that ibmcloud cr scripts keep working.
+  add->add_option("-g,--resource-group", *add_group,
+                  "a resource group, sent as X-Auth-Resource-Group as ibmcloud cr does (not recorded by Berth yet)");
   add->callback([&context, add_name, add_group] {
     ApiClient& client = context.client();
     std::string account = context.account_name();

@@ -1,5 +1,5 @@
-// What every berth command shares: the configuration, the output streams,
-// the API client and the helpers that turn flags into requests.
+// The state that every berth command shares (configuration, output streams,
+// API client), and the helpers that turn flags into requests.
 #pragma once
 
 #include "cli/client.h"
@@ -49,8 +49,8 @@ bool wants_json(const std::string& output);
 // Prints JSON the way the commands do: indented by two spaces.
 void print_json(std::ostream& out, const nlohmann::json& value);
 
-// Asks "question [y/N]> " on the terminal; false unless the answer is y or
-// yes. Throws Failure when standard input is not a terminal, naming `flag`.
+// Asks "question [y/N]> " on the terminal and returns true only for the
+// reply y or yes. Throws Failure, naming `flag`, when standard input is not a terminal.
 bool confirm(Context& context, const std::string& question, const std::string& flag);
 
 void add_account_commands(CLI::App& app, Context& context);

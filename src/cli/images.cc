@@ -28,7 +28,7 @@ std::int64_t integer(const json& object, const char* name) {
 }
 
 Value security_status() {
-  // The vulnerability advisor fills these in once it exists.
+  // NOTE: always empty until the vulnerability advisor reports a status.
   return Value::structure({{"Status", Value::string("")},
                            {"IssueCount", Value::integer(0)},
                            {"ExemptionCount", Value::integer(0)}},

@@ -1,5 +1,5 @@
 // The rows that image-list and image-digests print, built from the
-// management API's answers, and their values for --format templates.
+// management API's responses, and their values for --format templates.
 #pragma once
 
 #include "gotemplate/template.h"

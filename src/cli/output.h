@@ -1,6 +1,6 @@
-// How berth prints: the IBM Cloud CLI's conventions. A progress line ends
-// in "...", then a blank line, the result, a blank line and "OK"; a failure
-// prints "FAILED" and what to do on standard error. Tables pad columns
+// Output in the IBM Cloud CLI's layout. A progress line ends in "...", and
+// a blank line, the result, a blank line and "OK" follow it. A failure
+// prints "FAILED" and the next step on standard error. Tables pad columns
 // with spaces; times are relative and sizes are decimal SI units.
 #pragma once
 
@@ -14,7 +14,7 @@
 
 namespace berth::cli {
 
-// A failure to report as FAILED: the message says what to do next.
+// A failure to report as FAILED, with a message that names the next step.
 class Failure : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

@@ -31,7 +31,7 @@ def image_config(created):
 
 
 class CliTestCase(BerthdTestCase):
-    """A berthd, and a berth whose configuration targets it and holds the Manager key."""
+    """A berthd, and a berth whose configuration targets it and contains the Manager key."""
 
     @classmethod
     def setUpClass(cls):

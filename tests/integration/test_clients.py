@@ -201,7 +201,7 @@ BERTH = Path(os.environ.get("BERTH", Path(__file__).resolve().parents[2] / "buil
 
 def berth_login(berthd, workdir, client, env):
     """Log `client` in with `berth login --client CLIENT`, from a fresh berth configuration in `workdir`
-    that targets `berthd`; `env` says where the client keeps its credentials."""
+    that targets `berthd`; `env` sets where the client keeps its credentials."""
     env = dict(env, BERTH_HOME=str(workdir / f"berth-{client}"))
     env.pop("BERTH_APIKEY", None)
     env.pop("BERTH_REGION", None)

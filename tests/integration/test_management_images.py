@@ -279,8 +279,8 @@ class ManagementImagesTest(unittest.TestCase):
         index = self.multi.digest("latest")
         arm64 = [child["digest"] for child in self.multi.json(index)["manifests"]
                  if child["digest"] != self.busybox.digest("latest")][0]
-        # team2/kids holds the index and its children, and the arm64 child has
-        # a tag of its own there; team2/loose holds the arm64 image untagged.
+        # team2/kids contains the index and its children, and the arm64 child has
+        # a tag of its own there; team2/loose contains the arm64 image untagged.
         for source, target in (("team1/multi:latest", "team2/kids:index"),
                                (f"team1/multi@{arm64}", "team2/kids:arm64"),
                                (f"team1/multi@{arm64}", "team2/loose:tmp")):

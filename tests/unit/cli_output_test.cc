@@ -52,7 +52,7 @@ TEST(RelativeTime, ShowsADashForAnUnknownTime) {
   EXPECT_EQ(relative_time(1'700'000'100, 1'700'000'000), "Less than a second ago");
 }
 
-TEST(Table, PadsEveryColumnButTheLastByThreeSpaces) {
+TEST(Table, PadsColumnsByThreeSpaces) {
   Table table({"Repository", "Tag"});
   table.add_row({"127.0.0.1:5000/team1/app", "v1"});
   table.add_row({"a", ""});
@@ -99,7 +99,7 @@ TEST(ParseImageName, SplitsDomainRepositoryTagAndDigest) {
   EXPECT_EQ(name.tag, "");
 }
 
-TEST(ImageRows, MakesOneRowPerTagSortedByRepositoryAndTag) {
+TEST(ImageRows, OneRowPerTagSorted) {
   json images = json::parse(R"([
     {"Id": "sha256:bbbb", "RepoTags": ["r.example/ns2/app:v2", "r.example/ns2/app:latest"], "Created": 100,
      "Size": 2000, "ManifestType": "OCI Image Manifest v1"},
@@ -133,7 +133,7 @@ TEST(DigestRows, ListsUntaggedImagesWithNoTags) {
   EXPECT_EQ(short_manifest_type(rows[1].manifest_type), "Docker V2");
 }
 
-TEST(TemplateValue, TurnsMapFieldsIntoMapsAndObjectsIntoStructs) {
+TEST(TemplateValue, MapFieldsBecomeMaps) {
   auto document = nlohmann::ordered_json::parse(R"({"Os": "linux", "Config": {"Labels": {"b": "2", "a": "1"}}})");
   auto value = template_value(document);
   ASSERT_EQ(value.kind(), gotemplate::Value::Kind::kStruct);
@@ -173,7 +173,7 @@ class CliFiles : public ::testing::Test {
   std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
 };
 
-TEST_F(CliFiles, ConfigStartsWithTheLocalRegionAndSavesWithMode0600) {
+TEST_F(CliFiles, ConfigDefaultsAndMode0600) {
   CliConfig config = CliConfig::load();
   EXPECT_EQ(config.target().domain, "127.0.0.1:5000");
   config.regions.push_back({.name = "eu-gb", .former_name = "uk-south", .domain = "uk.icr.io",
