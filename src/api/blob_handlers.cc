@@ -29,6 +29,9 @@ void RegistryApi::get_blob(http::Exchange& exchange, const std::string& name, co
 
   auto blob = metadata_.find_repository_blob(name, digest);
   if (!blob) throw blob_unknown(name, digest);
+  // Pull traffic counts blob bytes sent by GET; HEAD sends none.
+  bool counts_traffic = !exchange.is_head();
+  if (counts_traffic) quotas_.require_traffic_room(name);
   auto reader = blobs_.open(digest);
   if (!reader) {
     spdlog::error("blob_data_missing request_id={} repository={} digest={}", exchange.request_id(), name, digest.str());
@@ -72,7 +75,13 @@ void RegistryApi::get_blob(http::Exchange& exchange, const std::string& name, co
 
   int fd = reader->native_fd();
   if (fd >= 0) {
-    exchange.send_file(std::move(response), fd, offset, length);
+    try {
+      exchange.send_file(std::move(response), fd, offset, length);
+    } catch (...) {
+      if (counts_traffic) quotas_.record_pull(name, exchange.file_bytes_sent());
+      throw;
+    }
+    if (counts_traffic) quotas_.record_pull(name, exchange.file_bytes_sent());
     return;
   }
   // NOTE: every BlobStore driver so far hands out file descriptors; a

@@ -139,13 +139,33 @@ const std::vector<ManagementApi::Route>& ManagementApi::route_table() {
       {{"PUT", "/api/v1/namespaces/{name}"}, [](ManagementApi& api, Call& call) { api.put_namespace(call); }},
       {{"DELETE", "/api/v1/namespaces/{name}"}, [](ManagementApi& api, Call& call) { api.delete_namespace(call); }},
 
+      {{"GET", "/api/v1/plans"}, [](ManagementApi& api, Call& call) { api.get_plans(call); }},
+      {{"PATCH", "/api/v1/plans"}, [](ManagementApi& api, Call& call) { api.update_plans(call); }},
+      {{"GET", "/api/v1/quotas"}, [](ManagementApi& api, Call& call) { api.get_quotas(call); }},
+      {{"PATCH", "/api/v1/quotas"}, [](ManagementApi& api, Call& call) { api.update_quotas(call); }},
+
       {{"GET", "/api/v1/images"}, [](ManagementApi& api, Call& call) { api.list_images(call); }},
       {{"POST", "/api/v1/images/digests"}, [](ManagementApi& api, Call& call) { api.list_image_digests(call); }},
       {{"POST", "/api/v1/images/tags"}, [](ManagementApi& api, Call& call) { api.tag_image(call); }},
+      {{"POST", "/api/v1/images/bulkdelete"},
+       [](ManagementApi& api, Call& call) { api.bulk_delete_images(call); }},
       {{"GET", "/api/v1/images/{image}/json"}, [](ManagementApi& api, Call& call) { api.inspect_image(call); }},
       {{"GET", "/api/v1/images/{image}/manifest"},
        [](ManagementApi& api, Call& call) { api.get_image_manifest(call); }},
+      {{"DELETE", "/api/v1/images/{image}"}, [](ManagementApi& api, Call& call) { api.delete_image(call); }},
       {{"DELETE", "/api/v1/tags/{image}"}, [](ManagementApi& api, Call& call) { api.untag_image(call); }},
+
+      {{"GET", "/api/v1/trash"}, [](ManagementApi& api, Call& call) { api.list_trash(call); }},
+      {{"POST", "/api/v1/trash/{image}/restoretags"},
+       [](ManagementApi& api, Call& call) { api.restore_tags(call); }},
+      {{"POST", "/api/v1/trash/{image}/restore"}, [](ManagementApi& api, Call& call) { api.restore_image(call); }},
+
+      {{"GET", "/api/v1/retentions"}, [](ManagementApi& api, Call& call) { api.list_retentions(call); }},
+      {{"POST", "/api/v1/retentions"}, [](ManagementApi& api, Call& call) { api.set_retention(call); }},
+      {{"POST", "/api/v1/retentions/analyze"},
+       [](ManagementApi& api, Call& call) { api.analyze_retention(call); }},
+      {{"GET", "/api/v1/retentions/{namespace}"},
+       [](ManagementApi& api, Call& call) { api.get_retention(call); }},
 
       {{"GET", "/api/v1/iam/apikeys"}, [](ManagementApi& api, Call& call) { api.list_api_keys(call); }},
       {{"POST", "/api/v1/iam/apikeys"}, [](ManagementApi& api, Call& call) { api.create_api_key(call); }},
@@ -169,7 +189,12 @@ std::vector<RouteInfo> ManagementApi::routes() {
 
 ManagementApi::ManagementApi(metadata::MetadataStore& metadata, storage::BlobStore& blobs, AccessGate& gate,
                              ManagementSettings settings)
-    : metadata_(metadata), gate_(gate), tenants_(metadata), facts_(metadata, blobs), settings_(std::move(settings)) {}
+    : metadata_(metadata),
+      gate_(gate),
+      tenants_(metadata),
+      facts_(metadata, blobs),
+      retention_(metadata, facts_),
+      settings_(std::move(settings)) {}
 
 auth::Principal ManagementApi::authenticate(http::Exchange& exchange) {
   Caller caller = gate_.identify(exchange);

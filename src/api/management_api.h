@@ -8,9 +8,12 @@
 #include "api/access_gate.h"
 #include "api/image_facts.h"
 #include "api/image_reference.h"
+#include "api/retention_service.h"
 #include "auth/tenants.h"
 #include "core/error.h"
 #include "http/exchange.h"
+#include "lifecycle/quota_enforcer.h"
+#include "lifecycle/retention.h"
 #include "metadata/metadata_store.h"
 #include "storage/blob_store.h"
 
@@ -107,6 +110,28 @@ class ManagementApi {
   void get_info(Call& call);
   void get_account(Call& call);
 
+  // Plans, quotas, trash and retention, in management_lifecycle.cc.
+  void get_plans(Call& call);
+  void update_plans(Call& call);
+  void get_quotas(Call& call);
+  void update_quotas(Call& call);
+  void delete_image(Call& call);
+  void bulk_delete_images(Call& call);
+  void list_trash(Call& call);
+  void restore_tags(Call& call);
+  void restore_image(Call& call);
+  void list_retentions(Call& call);
+  void get_retention(Call& call);
+  void set_retention(Call& call);
+  void analyze_retention(Call& call);
+  lifecycle::AccountQuotaState quota_state(const auth::Principal& caller);
+  // Moves the image a reference names to the trash after checking the
+  // caller's role; returns its full name. Throws 404 or 409.
+  std::string trash_image(Call& call, const ImageReference& reference);
+  // Reads a retention policy body; stores its namespace in `ns`.
+  lifecycle::RetentionRule read_retention_request(Call& call, std::string& ns);
+  nlohmann::json retention_delete_list(const std::vector<lifecycle::RetentionImage>& images) const;
+
   // Throws 403 DENIED unless the caller's policies grant `action` on the account.
   void require_account_action(http::Exchange& exchange, const auth::Principal& caller, auth::Action action);
   // Throws 403 DENIED, with the registry's messages, unless the caller may
@@ -128,6 +153,7 @@ class ManagementApi {
   AccessGate& gate_;
   auth::Tenants tenants_;
   ImageFactsReader facts_;
+  RetentionService retention_;
   ManagementSettings settings_;
 };
 

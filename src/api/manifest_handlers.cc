@@ -3,6 +3,7 @@
 #include "api/registry_api.h"
 #include "api/request_checks.h"
 #include "core/error.h"
+#include "core/time.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"
 #include "oci/name.h"
@@ -104,6 +105,7 @@ void RegistryApi::get_manifest(http::Exchange& exchange, const std::string& name
 
 void RegistryApi::put_manifest(http::Exchange& exchange, const std::string& name, const std::string& reference) {
   require_valid_name(name);
+  quotas_.require_storage_room(name);
   std::optional<core::Digest> reference_digest;
   std::optional<std::string> tag;
   if (is_digest_reference(reference)) {
@@ -168,15 +170,27 @@ void RegistryApi::put_manifest(http::Exchange& exchange, const std::string& name
 
 void RegistryApi::delete_manifest(http::Exchange& exchange, const std::string& name, const std::string& reference) {
   require_valid_name(name);
-  bool deleted = false;
-  if (is_digest_reference(reference)) {
-    deleted = metadata_.delete_manifest(name, require_digest(reference));
-  } else if (oci::is_valid_tag(reference)) {
-    deleted = metadata_.delete_tag(name, reference);
+  if (!is_digest_reference(reference)) {
+    // Deleting by tag removes the tag and leaves the manifest.
+    if (!oci::is_valid_tag(reference) || !metadata_.delete_tag(name, reference)) {
+      throw manifest_unknown(name, reference);
+    }
+    spdlog::info("tag_deleted request_id={} repository={} tag={}", exchange.request_id(), name, reference);
+  } else {
+    core::Digest digest = require_digest(reference);
+    metadata::TrashOutcome outcome = metadata_.trash_manifest(name, digest, core::unix_now());
+    if (outcome.result == metadata::TrashResult::kNotFound) throw manifest_unknown(name, reference);
+    if (outcome.result == metadata::TrashResult::kReferencedByIndex) {
+      throw Error(ErrorCode::kConflict,
+                  "manifest " + digest.str() + " is part of index " + outcome.index->str() + " in repository " + name +
+                      "; delete the index instead",
+                  {{"digest", digest.str()}, {"index", outcome.index->str()}});
+    }
+    // The manifest and its tags stay restorable from the trash.
+    spdlog::info("manifest_trashed request_id={} repository={} digest={} tags={}", exchange.request_id(), name,
+                 digest.str(), outcome.tags.size());
   }
-  if (!deleted) throw manifest_unknown(name, reference);
 
-  spdlog::info("manifest_deleted request_id={} repository={} reference={}", exchange.request_id(), name, reference);
   http::Response response;
   response.status = 202;
   exchange.send(std::move(response));

@@ -7,6 +7,7 @@
 #include "api/registry_routes.h"
 #include "api/upload_sessions.h"
 #include "http/exchange.h"
+#include "lifecycle/quota_enforcer.h"
 #include "metadata/metadata_store.h"
 #include "storage/blob_store.h"
 
@@ -70,6 +71,7 @@ class RegistryApi {
   storage::BlobStore& blobs_;
   AccessGate& gate_;
   UploadSessions uploads_;
+  lifecycle::QuotaEnforcer quotas_;
   RegistryLimits limits_;
 };
 

@@ -103,6 +103,11 @@ bool RegistryApi::try_mount(http::Exchange& exchange, const std::string& name, c
   }
 
   metadata_.link_blob(name, *digest, blob->size);
+  if (!blobs_.stat(*digest)) {
+    // Garbage collection removed the blob after the lookup; upload it anew.
+    metadata_.unlink_blob(name, *digest);
+    return false;
+  }
   spdlog::info("blob_mounted request_id={} repository={} from={} digest={}", exchange.request_id(), name, *from,
                digest->str());
   http::Response response;
@@ -115,6 +120,7 @@ bool RegistryApi::try_mount(http::Exchange& exchange, const std::string& name, c
 
 void RegistryApi::start_upload(http::Exchange& exchange, const std::string& name, const Caller& caller) {
   require_valid_name(name);
+  quotas_.require_storage_room(name);
   if (exchange.query().has("mount") && try_mount(exchange, name, caller)) return;
 
   auto digest_text = exchange.query().get("digest");

@@ -109,6 +109,9 @@ std::uint64_t UploadSessions::upload_whole(const std::string& repository, const 
                       "; nothing was stored, upload the blob again",
                   {{"expected", digest.str()}, {"actual", actual.str()}});
     }
+    // Recorded before the data moves into place, so that garbage
+    // collection cannot remove the data between the two steps.
+    metadata_.touch_blob(digest, size, core::unix_now());
     blobs_.commit_upload(id, digest);
     metadata_.link_blob(repository, digest, size);
     return size;
@@ -215,6 +218,7 @@ std::uint64_t UploadSessions::finish(const UploadRecord& session, const std::vec
   }
 
   const core::Digest& digest = digests.front();
+  metadata_.touch_blob(digest, size, core::unix_now());
   blobs_.commit_upload(session.id, digest);
   metadata_.complete_upload(session.id, digest, size);
   return size;

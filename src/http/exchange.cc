@@ -198,8 +198,16 @@ void Exchange::send_file(Response head, int fd, std::uint64_t offset, std::uint6
   transport_.write_all(serialized.data(), serialized.size());
   bytes_sent_ = serialized.size();
   if (is_head()) return;
-  transport_.send_file(fd, offset, length);
-  bytes_sent_ += length;
+  std::uint64_t sent = 0;
+  try {
+    transport_.send_file(fd, offset, length, sent);
+  } catch (...) {
+    file_bytes_sent_ = sent;
+    bytes_sent_ += sent;
+    throw;
+  }
+  file_bytes_sent_ = sent;
+  bytes_sent_ += sent;
 }
 
 }  // namespace berth::http

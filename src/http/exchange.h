@@ -110,6 +110,8 @@ class Exchange {
   bool responded() const { return status_ != 0; }
   int status() const { return status_; }
   std::uint64_t bytes_sent() const { return bytes_sent_; }
+  // Body bytes that send_file() wrote, also when it threw part way.
+  std::uint64_t file_bytes_sent() const { return file_bytes_sent_; }
   // Asks the server to close the connection after this exchange.
   void close_after() { close_after_ = true; }
   // Closes the connection after this exchange if `flag` is set by the time
@@ -140,6 +142,7 @@ class Exchange {
 
   int status_ = 0;
   std::uint64_t bytes_sent_ = 0;
+  std::uint64_t file_bytes_sent_ = 0;
   bool close_after_ = false;
   const std::atomic<bool>* close_flag_ = nullptr;
 };

@@ -127,13 +127,14 @@ void PlainTransport::write_two(std::string_view first, std::string_view second) 
   }
 }
 
-void PlainTransport::send_file(int fd, std::uint64_t offset, std::uint64_t length) {
+void PlainTransport::send_file(int fd, std::uint64_t offset, std::uint64_t length, std::uint64_t& sent) {
   auto position = static_cast<off_t>(offset);
   while (length > 0) {
     std::size_t step = static_cast<std::size_t>(length < kSendfileStep ? length : kSendfileStep);
     ssize_t n = ::sendfile(fd_, fd, &position, step);
     if (n > 0) {
       length -= static_cast<std::uint64_t>(n);
+      sent += static_cast<std::uint64_t>(n);
     } else if (n == 0) {
       throw TransportError("the file ended before the announced length was sent");
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -228,7 +229,7 @@ void TlsTransport::write_all(const char* data, std::size_t size) {
   }
 }
 
-void TlsTransport::send_file(int fd, std::uint64_t offset, std::uint64_t length) {
+void TlsTransport::send_file(int fd, std::uint64_t offset, std::uint64_t length, std::uint64_t& sent) {
   std::vector<char> chunk(kTlsFileChunk);
   while (length > 0) {
     std::size_t want = static_cast<std::size_t>(length < chunk.size() ? length : chunk.size());
@@ -237,6 +238,7 @@ void TlsTransport::send_file(int fd, std::uint64_t offset, std::uint64_t length)
     if (n < 0) throw TransportError(system_error("pread"));
     if (n == 0) throw TransportError("the file ended before the announced length was sent");
     write_all(chunk.data(), static_cast<std::size_t>(n));
+    sent += static_cast<std::uint64_t>(n);
     offset += static_cast<std::uint64_t>(n);
     length -= static_cast<std::uint64_t>(n);
   }

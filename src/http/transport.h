@@ -44,7 +44,7 @@ class Transport {
   // Writes two buffers (a response head and its body) or throws.
   virtual void write_two(std::string_view first, std::string_view second);
   // Sends `length` bytes of file `fd` starting at `offset`.
-  virtual void send_file(int fd, std::uint64_t offset, std::uint64_t length) = 0;
+  virtual void send_file(int fd, std::uint64_t offset, std::uint64_t length, std::uint64_t& sent) = 0;
   virtual bool is_tls() const = 0;
 
   void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
@@ -72,7 +72,7 @@ class PlainTransport final : public Transport {
   std::size_t read_some(char* buffer, std::size_t size) override;
   void write_all(const char* data, std::size_t size) override;
   void write_two(std::string_view first, std::string_view second) override;
-  void send_file(int fd, std::uint64_t offset, std::uint64_t length) override;
+  void send_file(int fd, std::uint64_t offset, std::uint64_t length, std::uint64_t& sent) override;
   bool is_tls() const override { return false; }
 };
 
@@ -98,7 +98,7 @@ class TlsTransport final : public Transport {
   ~TlsTransport() override;
   std::size_t read_some(char* buffer, std::size_t size) override;
   void write_all(const char* data, std::size_t size) override;
-  void send_file(int fd, std::uint64_t offset, std::uint64_t length) override;
+  void send_file(int fd, std::uint64_t offset, std::uint64_t length, std::uint64_t& sent) override;
   bool is_tls() const override { return true; }
   bool wait_readable() override { return SSL_pending(ssl_) > 0 || Transport::wait_readable(); }
 

@@ -90,6 +90,20 @@ void CachedStore::invalidate_repositories(const std::string& prefix) {
   }
 }
 
+void CachedStore::invalidate_blob(const core::Digest& digest) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++generation_;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (std::holds_alternative<BlobRecord>(it->value) && std::get<BlobRecord>(it->value).digest == digest) {
+      bytes_ -= it->cost;
+      index_.erase(it->key);
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 std::optional<BlobRecord> CachedStore::find_repository_blob(const std::string& repository, const core::Digest& digest) {
   std::string key = blob_key(repository, digest);
   if (auto hit = lookup(key)) return std::get<BlobRecord>(*hit);
@@ -147,6 +161,22 @@ bool CachedStore::delete_manifest(const std::string& repository, const core::Dig
   // Every tag that pointed at it went too; which ones is not known here.
   invalidate(manifest_key(repository, digest), /*all_tags=*/true);
   return deleted;
+}
+
+TrashOutcome CachedStore::trash_manifest(const std::string& repository, const core::Digest& digest,
+                                         std::int64_t now) {
+  TrashOutcome outcome = inner_.trash_manifest(repository, digest, now);
+  // Children of an index may have gone with it, so every manifest entry of
+  // the repository is suspect, not only this one.
+  if (outcome.result == TrashResult::kTrashed) invalidate_repositories(repository + "\n");
+  return outcome;
+}
+
+bool CachedStore::collect_blob(const core::Digest& digest, std::int64_t touched_before,
+                               const std::function<void()>& remove_data) {
+  bool collected = inner_.collect_blob(digest, touched_before, remove_data);
+  if (collected) invalidate_blob(digest);
+  return collected;
 }
 
 bool CachedStore::delete_tag(const std::string& repository, const std::string& tag) {

@@ -144,6 +144,68 @@ class CachedStore final : public MetadataStore {
     return inner_.set_account_settings(account_id, settings);
   }
 
+  // The trash moves manifests and tags out of sight, so trashing drops
+  // the entries of the repository; restoring only adds what was absent.
+  TrashOutcome trash_manifest(const std::string& repository, const core::Digest& digest, std::int64_t now) override;
+  std::vector<TrashEntry> list_trash(const std::vector<std::string>& namespaces) override {
+    return inner_.list_trash(namespaces);
+  }
+  RestoreOutcome restore_manifest(const std::string& repository, const core::Digest& digest) override {
+    return inner_.restore_manifest(repository, digest);
+  }
+  RestoreTagResult restore_tag(const std::string& repository, const std::string& tag) override {
+    return inner_.restore_tag(repository, tag);
+  }
+  std::size_t expire_trash(std::int64_t trashed_before) override { return inner_.expire_trash(trashed_before); }
+
+  bool set_account_plan(const std::string& account_id, const std::string& plan) override {
+    return inner_.set_account_plan(account_id, plan);
+  }
+  QuotaSettings account_quota(const std::string& account_id) override { return inner_.account_quota(account_id); }
+  bool set_account_quota(const std::string& account_id, const QuotaSettings& quota) override {
+    return inner_.set_account_quota(account_id, quota);
+  }
+  AccountUsage account_usage(const std::string& account_id, const std::string& month) override {
+    return inner_.account_usage(account_id, month);
+  }
+  std::uint64_t count_storage_usage(const std::string& account_id) override {
+    return inner_.count_storage_usage(account_id);
+  }
+  void add_pull_traffic(const std::string& account_id, const std::string& month, std::uint64_t bytes) override {
+    inner_.add_pull_traffic(account_id, month, bytes);
+  }
+  std::optional<std::string> repository_account(const std::string& repository) override {
+    return inner_.repository_account(repository);
+  }
+  std::optional<RetentionPolicy> find_retention_policy(const std::string& namespace_name) override {
+    return inner_.find_retention_policy(namespace_name);
+  }
+  std::vector<RetentionPolicy> list_retention_policies(const std::string& account_id) override {
+    return inner_.list_retention_policies(account_id);
+  }
+  bool set_retention_policy(const RetentionPolicy& policy) override { return inner_.set_retention_policy(policy); }
+
+  // Collecting a blob removes its links from every repository, so it drops
+  // the cached links of that digest.
+  void touch_blob(const core::Digest& digest, std::uint64_t size, std::int64_t now) override {
+    inner_.touch_blob(digest, size, now);
+  }
+  std::vector<BlobRecord> unreferenced_blobs(std::int64_t touched_before, std::size_t limit) override {
+    return inner_.unreferenced_blobs(touched_before, limit);
+  }
+  bool collect_blob(const core::Digest& digest, std::int64_t touched_before,
+                    const std::function<void()>& remove_data) override;
+  bool collect_orphan_data(const core::Digest& digest, const std::function<bool()>& remove_data) override {
+    return inner_.collect_orphan_data(digest, remove_data);
+  }
+  bool acquire_lease(const std::string& job, const std::string& holder, std::int64_t now,
+                     std::int64_t expires_at) override {
+    return inner_.acquire_lease(job, holder, now, expires_at);
+  }
+  void release_lease(const std::string& job, const std::string& holder) override { inner_.release_lease(job, holder); }
+  void record_job_run(const JobRun& run) override { inner_.record_job_run(run); }
+  std::optional<JobRun> last_job_run(const std::string& job) override { return inner_.last_job_run(job); }
+
  private:
   using Value = std::variant<std::shared_ptr<const ManifestRecord>, BlobRecord>;
   struct Entry {
@@ -162,6 +224,8 @@ class CachedStore final : public MetadataStore {
   // Drops every entry of every repository whose name starts with `prefix`
   // and makes lookups that started before this call unable to insert.
   void invalidate_repositories(const std::string& prefix);
+  // Drops the cached links of `digest` in every repository.
+  void invalidate_blob(const core::Digest& digest);
   std::uint64_t generation();
   void evict_locked();
 

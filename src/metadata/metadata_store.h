@@ -9,6 +9,7 @@
 #include "core/digest.h"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -173,6 +174,70 @@ struct NamespaceRecord {
 // Per-account settings of the management API; a new account has the defaults.
 struct AccountSettings {
   bool platform_metrics = false;
+};
+
+// --- Lifecycle: trash, usage, quotas, retention, background jobs -------------
+
+// A manifest in the trash with the tags it had in its repository. Child
+// manifests of an index that were trashed with it are part of its entry.
+struct TrashEntry {
+  std::string repository;
+  core::Digest digest;
+  std::string media_type;
+  std::vector<std::string> tags;  // in byte order
+  std::int64_t trashed_at = 0;
+};
+
+enum class TrashResult {
+  kTrashed,
+  kNotFound,          // the repository has no live manifest with the digest
+  kReferencedByIndex  // a live index of the repository references it; nothing changed
+};
+
+struct TrashOutcome {
+  TrashResult result = TrashResult::kNotFound;
+  std::vector<std::string> tags;        // tags that went to the trash with the manifest
+  std::optional<core::Digest> index;    // set with kReferencedByIndex
+};
+
+struct RestoreOutcome {
+  bool found = false;                   // false: no trash entry; nothing changed
+  std::vector<std::string> restored;    // tags that point at the manifest again
+  std::vector<std::string> skipped;     // tags that are live on another manifest; they stay in the trash
+};
+
+enum class RestoreTagResult { kRestored, kNotInTrash, kTagLive };
+
+// Custom quotas of an account in bytes; nullopt where the account uses its
+// plan's limit, -1 for unlimited.
+struct QuotaSettings {
+  std::optional<std::int64_t> storage_bytes;
+  std::optional<std::int64_t> traffic_bytes;
+
+  bool operator==(const QuotaSettings&) const = default;
+};
+
+struct AccountUsage {
+  std::uint64_t storage_bytes = 0;  // distinct blobs and manifests of live images
+  std::uint64_t traffic_bytes = 0;  // blob bytes sent in the month asked for
+};
+
+struct RetentionPolicy {
+  std::string namespace_name;
+  std::string account_id;                    // filled in by the store on reads
+  std::int64_t images_per_repo = -1;         // -1: keep all
+  bool retain_untagged = false;
+  std::int64_t deletion_threshold_days = 0;  // 0: no threshold
+  std::int64_t updated_at = 0;
+};
+
+// One finished run of a background job.
+struct JobRun {
+  std::string job;
+  std::string holder;  // the node that ran it
+  std::int64_t started_at = 0;
+  std::int64_t finished_at = 0;
+  std::string result_json = "{}";  // job-specific counts
 };
 
 enum class CreateNamespaceResult {
@@ -342,6 +407,85 @@ class MetadataStore {
   // Replaces the account's settings; false (and nothing changes) if the
   // account does not exist.
   virtual bool set_account_settings(const std::string& account_id, const AccountSettings& settings) = 0;
+
+  // --- Trash ----------------------------------------------------------------
+
+  // Moves a live manifest and every tag pointing at it to the trash, with
+  // the child manifests of an index that no other live manifest of the
+  // repository references and that have no tag. A trashed manifest cannot
+  // be read through the other methods and counts toward no usage. Trashing
+  // a digest whose entry exists already merges the tags into that entry.
+  virtual TrashOutcome trash_manifest(const std::string& repository, const core::Digest& digest,
+                                      std::int64_t now) = 0;
+  // The trash entries of the repositories inside `namespaces`, oldest first.
+  virtual std::vector<TrashEntry> list_trash(const std::vector<std::string>& namespaces) = 0;
+  // Makes the manifest live again (a no-op if it is live) and points each
+  // of its trashed tags at it unless the tag is live. The entry leaves the
+  // trash unless some tags were skipped; those stay in it.
+  virtual RestoreOutcome restore_manifest(const std::string& repository, const core::Digest& digest) = 0;
+  // Restores the manifest that `tag` pointed at when it was trashed (the
+  // newest entry with that tag) and points the tag at it. The entry keeps
+  // its other tags and leaves the trash when none is left.
+  virtual RestoreTagResult restore_tag(const std::string& repository, const std::string& tag) = 0;
+  // Removes every entry trashed before `trashed_before` for good; returns
+  // how many top-level entries went.
+  virtual std::size_t expire_trash(std::int64_t trashed_before) = 0;
+
+  // --- Plans, usage and quotas ------------------------------------------------
+
+  // False if the account does not exist.
+  virtual bool set_account_plan(const std::string& account_id, const std::string& plan) = 0;
+  virtual QuotaSettings account_quota(const std::string& account_id) = 0;
+  // Replaces the custom quotas; false if the account does not exist.
+  virtual bool set_account_quota(const std::string& account_id, const QuotaSettings& quota) = 0;
+  // Storage in use now and pull traffic of `month` ("YYYY-MM", UTC). The
+  // store keeps storage up to date in the transaction of every change.
+  virtual AccountUsage account_usage(const std::string& account_id, const std::string& month) = 0;
+  // Storage computed from scratch from the live manifests, for checks that
+  // the kept figure is right.
+  virtual std::uint64_t count_storage_usage(const std::string& account_id) = 0;
+  virtual void add_pull_traffic(const std::string& account_id, const std::string& month, std::uint64_t bytes) = 0;
+  // The account that owns the repository's namespace, if any.
+  virtual std::optional<std::string> repository_account(const std::string& repository) = 0;
+
+  // --- Retention policies -----------------------------------------------------
+
+  virtual std::optional<RetentionPolicy> find_retention_policy(const std::string& namespace_name) = 0;
+  // Policies of the account's namespaces, or of every account when empty.
+  virtual std::vector<RetentionPolicy> list_retention_policies(const std::string& account_id) = 0;
+  // Stores the policy; images_per_repo -1 with no threshold removes it.
+  // False if the namespace does not exist.
+  virtual bool set_retention_policy(const RetentionPolicy& policy) = 0;
+
+  // --- Garbage collection -----------------------------------------------------
+
+  // Marks the blob as in use at `now` and records it (unlinked, with no
+  // references) if new. Upload completion calls it before moving the data
+  // into place, so that collection in another transaction never removes
+  // data that a new record is about to describe.
+  virtual void touch_blob(const core::Digest& digest, std::uint64_t size, std::int64_t now) = 0;
+  // Blobs that no live or trashed manifest references, untouched since
+  // before `touched_before`, at most `limit`, oldest first.
+  virtual std::vector<BlobRecord> unreferenced_blobs(std::int64_t touched_before, std::size_t limit) = 0;
+  // If the blob is still unreferenced and untouched since `touched_before`,
+  // removes its record and links and calls `remove_data` inside the same
+  // transaction (an exception from it rolls the record back). Returns
+  // whether it did.
+  virtual bool collect_blob(const core::Digest& digest, std::int64_t touched_before,
+                            const std::function<void()>& remove_data) = 0;
+  // Calls `remove_data` inside a write transaction if the store has no
+  // record of the blob; returns what `remove_data` returns, or false.
+  virtual bool collect_orphan_data(const core::Digest& digest, const std::function<bool()>& remove_data) = 0;
+
+  // --- Background jobs ----------------------------------------------------------
+
+  // Takes or renews the lease on `job` for `holder` until `expires_at`;
+  // false if another holder has an unexpired lease.
+  virtual bool acquire_lease(const std::string& job, const std::string& holder, std::int64_t now,
+                             std::int64_t expires_at) = 0;
+  virtual void release_lease(const std::string& job, const std::string& holder) = 0;
+  virtual void record_job_run(const JobRun& run) = 0;
+  virtual std::optional<JobRun> last_job_run(const std::string& job) = 0;
 };
 
 }  // namespace berth::metadata

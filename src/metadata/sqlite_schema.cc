@@ -152,6 +152,170 @@ CREATE TABLE account_settings (
   updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 5: lifecycle. Reference counts and last use of blobs for online
+    // garbage collection; the owning account of repositories, manifests and
+    // blob references so that triggers keep each account's storage usage
+    // (distinct blobs and manifests of live images) in the transaction of
+    // every change; pull traffic per month; custom quotas; the trash;
+    // retention policies; leases and last runs of background jobs.
+    R"sql(
+ALTER TABLE repositories ADD COLUMN account_id TEXT;
+ALTER TABLE manifests ADD COLUMN account_id TEXT;
+ALTER TABLE manifest_references ADD COLUMN account_id TEXT;
+ALTER TABLE blobs ADD COLUMN ref_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE blobs ADD COLUMN touched_at INTEGER NOT NULL DEFAULT 0;
+
+UPDATE repositories SET account_id = (SELECT n.account_id FROM namespaces n
+  WHERE n.name = substr(repositories.name, 1, instr(repositories.name || '/', '/') - 1));
+UPDATE manifests SET account_id = (SELECT r.account_id FROM repositories r WHERE r.id = manifests.repository_id);
+UPDATE manifest_references SET account_id = (SELECT m.account_id FROM manifests m WHERE m.id = manifest_references.manifest_id);
+
+CREATE TABLE trash (
+  id INTEGER PRIMARY KEY,
+  repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  content BLOB NOT NULL,
+  artifact_type TEXT NOT NULL DEFAULT '',
+  subject_digest TEXT,
+  annotations TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  tags TEXT NOT NULL DEFAULT '[]',
+  trashed_at INTEGER NOT NULL,
+  part_of INTEGER REFERENCES trash(id) ON DELETE CASCADE,
+  UNIQUE (repository_id, digest)
+);
+CREATE INDEX trash_by_time ON trash(trashed_at);
+CREATE INDEX trash_by_parent ON trash(part_of) WHERE part_of IS NOT NULL;
+
+CREATE TABLE trash_references (
+  trash_id INTEGER NOT NULL REFERENCES trash(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+  digest TEXT NOT NULL,
+  PRIMARY KEY (trash_id, kind, digest)
+) WITHOUT ROWID;
+CREATE INDEX trash_references_by_digest ON trash_references(digest);
+
+UPDATE blobs SET touched_at = created_at,
+  ref_count = (SELECT count(*) FROM manifest_references mr WHERE mr.kind = 'blob' AND mr.digest = blobs.digest);
+CREATE INDEX blobs_unreferenced ON blobs(touched_at) WHERE ref_count = 0;
+
+CREATE TABLE account_blobs (
+  account_id TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  ref_count INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  PRIMARY KEY (account_id, digest)
+) WITHOUT ROWID;
+INSERT INTO account_blobs (account_id, digest, ref_count, size)
+  SELECT account_id, digest, count(*), max(size) FROM (
+    SELECT mr.account_id AS account_id, mr.digest AS digest, b.size AS size
+      FROM manifest_references mr JOIN blobs b ON b.digest = mr.digest
+      WHERE mr.kind = 'blob' AND mr.account_id IS NOT NULL
+    UNION ALL
+    SELECT account_id, digest, length(content) FROM manifests WHERE account_id IS NOT NULL)
+  GROUP BY account_id, digest;
+
+CREATE TABLE account_usage (
+  account_id TEXT PRIMARY KEY,
+  storage_bytes INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO account_usage (account_id, storage_bytes) SELECT account_id, sum(size) FROM account_blobs GROUP BY account_id;
+
+CREATE TABLE pull_traffic (
+  account_id TEXT NOT NULL,
+  month TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  PRIMARY KEY (account_id, month)
+) WITHOUT ROWID;
+
+CREATE TABLE account_quotas (
+  account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+  storage_bytes INTEGER,
+  traffic_bytes INTEGER,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE retention_policies (
+  namespace_name TEXT PRIMARY KEY REFERENCES namespaces(name) ON DELETE CASCADE,
+  images_per_repo INTEGER NOT NULL,
+  retain_untagged INTEGER NOT NULL CHECK (retain_untagged IN (0, 1)),
+  deletion_threshold_days INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE job_leases (
+  job TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE job_runs (
+  job TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL,
+  result TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- The account of a repository is the owner of its namespace (its first
+-- path component) when the repository is created.
+CREATE TRIGGER repositories_owner AFTER INSERT ON repositories BEGIN
+  UPDATE repositories SET account_id = (SELECT n.account_id FROM namespaces n
+    WHERE n.name = substr(NEW.name, 1, instr(NEW.name || '/', '/') - 1)) WHERE id = NEW.id;
+END;
+
+-- A manifest counts its own bytes once per account. Its account is copied
+-- onto the row because rows deleted by a cascade cannot see their parents.
+CREATE TRIGGER manifests_added AFTER INSERT ON manifests BEGIN
+  UPDATE manifests SET account_id = (SELECT account_id FROM repositories WHERE id = NEW.repository_id)
+    WHERE id = NEW.id;
+  INSERT OR IGNORE INTO account_blobs (account_id, digest, ref_count, size)
+    SELECT account_id, NEW.digest, 0, length(NEW.content) FROM repositories
+    WHERE id = NEW.repository_id AND account_id IS NOT NULL;
+  UPDATE account_blobs SET ref_count = ref_count + 1
+    WHERE account_id = (SELECT account_id FROM repositories WHERE id = NEW.repository_id) AND digest = NEW.digest;
+END;
+
+CREATE TRIGGER manifests_removed AFTER DELETE ON manifests WHEN OLD.account_id IS NOT NULL BEGIN
+  UPDATE account_blobs SET ref_count = ref_count - 1 WHERE account_id = OLD.account_id AND digest = OLD.digest;
+  DELETE FROM account_blobs WHERE account_id = OLD.account_id AND digest = OLD.digest AND ref_count <= 0;
+END;
+
+CREATE TRIGGER manifest_references_added AFTER INSERT ON manifest_references WHEN NEW.kind = 'blob' BEGIN
+  UPDATE manifest_references SET account_id = (SELECT account_id FROM manifests WHERE id = NEW.manifest_id)
+    WHERE manifest_id = NEW.manifest_id AND kind = NEW.kind AND digest = NEW.digest;
+  UPDATE blobs SET ref_count = ref_count + 1 WHERE digest = NEW.digest;
+  INSERT OR IGNORE INTO account_blobs (account_id, digest, ref_count, size)
+    SELECT m.account_id, NEW.digest, 0, b.size FROM manifests m JOIN blobs b ON b.digest = NEW.digest
+    WHERE m.id = NEW.manifest_id AND m.account_id IS NOT NULL;
+  UPDATE account_blobs SET ref_count = ref_count + 1
+    WHERE account_id = (SELECT account_id FROM manifests WHERE id = NEW.manifest_id) AND digest = NEW.digest;
+END;
+
+CREATE TRIGGER manifest_references_removed AFTER DELETE ON manifest_references WHEN OLD.kind = 'blob' BEGIN
+  UPDATE blobs SET ref_count = ref_count - 1 WHERE digest = OLD.digest;
+  UPDATE account_blobs SET ref_count = ref_count - 1 WHERE account_id = OLD.account_id AND digest = OLD.digest;
+  DELETE FROM account_blobs WHERE account_id = OLD.account_id AND digest = OLD.digest AND ref_count <= 0;
+END;
+
+CREATE TRIGGER trash_references_added AFTER INSERT ON trash_references WHEN NEW.kind = 'blob' BEGIN
+  UPDATE blobs SET ref_count = ref_count + 1 WHERE digest = NEW.digest;
+END;
+
+CREATE TRIGGER trash_references_removed AFTER DELETE ON trash_references WHEN OLD.kind = 'blob' BEGIN
+  UPDATE blobs SET ref_count = ref_count - 1 WHERE digest = OLD.digest;
+END;
+
+CREATE TRIGGER account_blobs_added AFTER INSERT ON account_blobs BEGIN
+  INSERT OR IGNORE INTO account_usage (account_id, storage_bytes) VALUES (NEW.account_id, 0);
+  UPDATE account_usage SET storage_bytes = storage_bytes + NEW.size WHERE account_id = NEW.account_id;
+END;
+
+CREATE TRIGGER account_blobs_removed AFTER DELETE ON account_blobs BEGIN
+  UPDATE account_usage SET storage_bytes = storage_bytes - OLD.size WHERE account_id = OLD.account_id;
+END;
+)sql",
 };
 
 }  // namespace

@@ -42,8 +42,12 @@ std::int64_t ensure_repository(SqliteConnection& connection, const std::string& 
 void link_blob_in(SqliteConnection& connection, std::int64_t repository, const Digest& digest, std::uint64_t size) {
   std::int64_t now = core::unix_now();
   {
-    auto blob = connection.prepare("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING");
-    blob.bind(1, digest.str()).bind(2, static_cast<std::int64_t>(size)).bind(3, now).run();
+    // Linking counts as a use, so that garbage collection gives a mounted
+    // or re-uploaded blob a new grace period.
+    auto blob = connection.prepare(
+        "INSERT INTO blobs (digest, size, created_at, touched_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (digest) DO UPDATE SET touched_at = max(blobs.touched_at, excluded.touched_at)");
+    blob.bind(1, digest.str()).bind(2, static_cast<std::int64_t>(size)).bind(3, now).bind(4, now).run();
   }
   auto link = connection.prepare(
       "INSERT INTO repository_blobs (repository_id, digest, linked_at) VALUES (?, ?, ?) "

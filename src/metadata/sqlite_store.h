@@ -106,6 +106,35 @@ class SqliteStore final : public MetadataStore {
   AccountSettings account_settings(const std::string& account_id) override;
   bool set_account_settings(const std::string& account_id, const AccountSettings& settings) override;
 
+  // Trash, implemented in sqlite_trash.cc.
+  TrashOutcome trash_manifest(const std::string& repository, const core::Digest& digest, std::int64_t now) override;
+  std::vector<TrashEntry> list_trash(const std::vector<std::string>& namespaces) override;
+  RestoreOutcome restore_manifest(const std::string& repository, const core::Digest& digest) override;
+  RestoreTagResult restore_tag(const std::string& repository, const std::string& tag) override;
+  std::size_t expire_trash(std::int64_t trashed_before) override;
+
+  // Plans, quotas, retention, collection and jobs, in sqlite_lifecycle.cc.
+  bool set_account_plan(const std::string& account_id, const std::string& plan) override;
+  QuotaSettings account_quota(const std::string& account_id) override;
+  bool set_account_quota(const std::string& account_id, const QuotaSettings& quota) override;
+  AccountUsage account_usage(const std::string& account_id, const std::string& month) override;
+  std::uint64_t count_storage_usage(const std::string& account_id) override;
+  void add_pull_traffic(const std::string& account_id, const std::string& month, std::uint64_t bytes) override;
+  std::optional<std::string> repository_account(const std::string& repository) override;
+  std::optional<RetentionPolicy> find_retention_policy(const std::string& namespace_name) override;
+  std::vector<RetentionPolicy> list_retention_policies(const std::string& account_id) override;
+  bool set_retention_policy(const RetentionPolicy& policy) override;
+  void touch_blob(const core::Digest& digest, std::uint64_t size, std::int64_t now) override;
+  std::vector<BlobRecord> unreferenced_blobs(std::int64_t touched_before, std::size_t limit) override;
+  bool collect_blob(const core::Digest& digest, std::int64_t touched_before,
+                    const std::function<void()>& remove_data) override;
+  bool collect_orphan_data(const core::Digest& digest, const std::function<bool()>& remove_data) override;
+  bool acquire_lease(const std::string& job, const std::string& holder, std::int64_t now,
+                     std::int64_t expires_at) override;
+  void release_lease(const std::string& job, const std::string& holder) override;
+  void record_job_run(const JobRun& run) override;
+  std::optional<JobRun> last_job_run(const std::string& job) override;
+
  private:
   // A connection borrowed from the pool for the lifetime of the lease.
   class Lease {

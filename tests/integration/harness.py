@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -281,6 +282,25 @@ class BerthdTestCase(unittest.TestCase):
     def tearDownClass(cls):
         cls.berthd.stop()
         shutil.rmtree(cls.workdir, ignore_errors=True)
+
+
+def remove_manifest_row(data_dir, repository, digest):
+    """Delete a manifest straight from the database, bypassing the registry.
+
+    The registry refuses to delete a manifest that a live index
+    references, so tests of damaged stores make the damage this way.
+    """
+    connection = sqlite3.connect(Path(data_dir) / "berth.db", timeout=30)
+    try:
+        connection.execute("PRAGMA foreign_keys = ON")
+        with connection:
+            cursor = connection.execute(
+                "DELETE FROM manifests WHERE digest = ? AND repository_id = "
+                "(SELECT id FROM repositories WHERE name = ?)", (digest, repository))
+        if cursor.rowcount != 1:
+            raise AssertionError(f"no manifest {repository}@{digest} to remove")
+    finally:
+        connection.close()
 
 
 def sha256_digest(data):
