@@ -137,6 +137,7 @@ int run(int argc, char** argv) {
   add_group("Setup and login (docs/cli-setup.md)", [&] { add_account_commands(app, context); });
   add_group("Namespaces (docs/cli-namespaces.md)", [&] { add_namespace_commands(app, context); });
   add_group("Images (docs/cli-images.md)", [&] { add_image_commands(app, context); });
+  add_lifecycle_commands(app, context);  // sets the headings of its three groups
   add_group("Access (docs/cli-access.md)", [&] { add_iam_commands(app, context); });
 
   // "berth help [COMMAND]" works like "berth [COMMAND] --help".

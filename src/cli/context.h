@@ -57,5 +57,8 @@ void add_account_commands(CLI::App& app, Context& context);
 void add_namespace_commands(CLI::App& app, Context& context);
 void add_image_commands(CLI::App& app, Context& context);
 void add_iam_commands(CLI::App& app, Context& context);
+// Adds plan, quota, image-rm, image-restore, image-prune-untagged,
+// trash-list and the retention commands, each group under its own help heading.
+void add_lifecycle_commands(CLI::App& app, Context& context);
 
 }  // namespace berth::cli
