@@ -25,6 +25,13 @@ void Router::handle(http::Exchange& exchange) {
     exchange.send(std::move(response));
     return;
   }
+  if (path == "/metrics" && metrics_) {
+    http::Response response;
+    response.headers.set(http::beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    response.body = metrics_();
+    exchange.send(std::move(response));
+    return;
+  }
   throw core::Error(core::ErrorCode::kUnsupported, "no endpoint matches " + std::string(exchange.method_name()) + " " +
                                                        std::string(path) + "; the registry API is under /v2/ and the management API under /api/v1/")
       .with_status(404);

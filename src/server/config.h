@@ -46,6 +46,18 @@ struct Config {
   std::string region_domain;  // empty: the address berthd listens on, with 0.0.0.0 as 127.0.0.1
   std::string messages;       // operator message for GET /api/v1/messages; empty: none
 
+  // Background jobs (docs/lifecycle.md). An interval of 0 runs the job
+  // only on demand, through berthd admin.
+  bool jobs_enabled = true;
+  std::int64_t jobs_lease_seconds = 3600;
+  std::int64_t gc_interval_seconds = 3600;
+  std::int64_t gc_grace_seconds = 3600;
+  std::int64_t uploads_purge_interval_seconds = 3600;
+  std::int64_t uploads_max_age_seconds = 86400;
+  std::int64_t trash_expiry_interval_seconds = 3600;
+  std::int64_t retention_interval_seconds = 86400;
+  bool metrics_enabled = true;
+
   std::int64_t manifest_max_bytes = 4 * 1024 * 1024;
   std::int64_t page_max_entries = 1000;
   std::int64_t chunk_min_length = 5 * 1024 * 1024;

@@ -3,6 +3,7 @@
 #include "core/logging.h"
 #include "server/admin_verify.h"
 #include "server/config.h"
+#include "server/jobs.h"
 #include "server/serve.h"
 #include "server/stores.h"
 #include "server/tenant_setup.h"
@@ -70,6 +71,15 @@ int main(int argc, char** argv) {
   namespace_add->add_option("--account", request.account, "account name")->required();
   namespace_add->add_flag("--public", request.is_public, "let anyone pull from it without credentials");
 
+  bool dry_run = false;
+  auto* gc = admin->add_subcommand("gc", "remove unreferenced blobs now (safe while berthd runs)");
+  gc->add_flag("--dry-run", dry_run, "list what would be removed and remove nothing");
+  gc->footer("Blobs go once no live or trashed image references them and they were unused for gc.grace_seconds.");
+  std::string job_name;
+  auto* job_run = admin->add_subcommand("job-run", "run one background job now (safe while berthd runs)");
+  job_run->add_option("JOB", job_name, "gc, uploads-purge, trash-expiry or retention")->required();
+  auto* jobs_list = admin->add_subcommand("jobs", "list the background jobs with their intervals and last runs");
+
   CLI11_PARSE(app, argc, argv);
 
   server::Config config;
@@ -98,6 +108,12 @@ int main(int argc, char** argv) {
         if (policy_add->parsed()) return server::admin_policy_add(store, request, std::cout);
         if (apikey_create->parsed()) return server::admin_apikey_create(store, request, std::cout);
         if (namespace_add->parsed()) return server::admin_namespace_add(store, request, std::cout);
+        if (gc->parsed() || job_run->parsed() || jobs_list->parsed()) {
+          server::Jobs jobs(config, store, *stores.blobs);
+          if (jobs_list->parsed()) return server::admin_jobs(jobs, store, std::cout);
+          if (gc->parsed() && dry_run) return server::admin_gc_dry_run(jobs, config, std::cout);
+          return server::admin_job_run(jobs, gc->parsed() ? "gc" : job_name, std::cout, std::cerr);
+        }
       } catch (const core::Error& error) {
         std::cerr << "berthd: " << error.what() << "\n";
         return 2;

@@ -9,6 +9,7 @@
 #include "auth/tokens.h"
 #include "core/logging.h"
 #include "http/server.h"
+#include "server/jobs.h"
 #include "server/stores.h"
 #include "server/tenant_setup.h"
 
@@ -96,7 +97,12 @@ int serve(const Config& config) {
                                                         .tls = !config.tls_certificate.empty(),
                                                         .messages = config.messages,
                                                         .version = BERTH_VERSION});
-  api::Router router(registry, token_endpoint, management);
+  Jobs jobs(config, *stores.metadata, *stores.blobs);
+  std::function<std::string()> metrics;
+  if (config.metrics_enabled) {
+    metrics = [&stores, &jobs] { return render_metrics(*stores.metadata, jobs.scheduler().jobs()); };
+  }
+  api::Router router(registry, token_endpoint, management, metrics);
 
   http::ServerOptions options;
   options.listen = config.listen;
@@ -138,7 +144,9 @@ int serve(const Config& config) {
     server.stop();
   });
 
+  if (config.jobs_enabled) jobs.scheduler().start();
   server.run();
+  jobs.scheduler().stop();
 
   // run() returns only after stop(); if it ended for another reason the
   // waiter still needs a signal to finish.

@@ -58,6 +58,10 @@ class BlobStore {
   // Removes a committed blob; returns false if it was absent.
   virtual bool remove(const core::Digest& digest) = 0;
 
+  // When the committed blob was last written, in Unix seconds; nullopt if
+  // absent. Garbage collection leaves data younger than its grace period.
+  virtual std::optional<std::int64_t> modified_at(const core::Digest& digest) = 0;
+
   // Every committed blob. Walks the whole store: for offline checks only
   // (admin verify, garbage collection), never on a request path.
   virtual std::vector<core::Digest> list() = 0;
@@ -85,6 +89,10 @@ class BlobStore {
 
   // Drops the upload's data; no effect if it has none.
   virtual void delete_upload(const std::string& id) = 0;
+
+  // When the upload's data was last written, in Unix seconds; nullopt if
+  // it has none.
+  virtual std::optional<std::int64_t> upload_modified_at(const std::string& id) = 0;
 
   // Ids of every upload that has data (offline checks and purges only).
   virtual std::vector<std::string> list_uploads() = 0;

@@ -162,6 +162,27 @@ std::optional<std::uint64_t> FilesystemStore::stat(const core::Digest& digest) {
   return static_cast<std::uint64_t>(info.st_size);
 }
 
+namespace {
+
+std::optional<std::int64_t> modification_time(const fs::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    if (errno == ENOENT) return std::nullopt;
+    fail("cannot stat", path);
+  }
+  return static_cast<std::int64_t>(info.st_mtim.tv_sec);
+}
+
+}  // namespace
+
+std::optional<std::int64_t> FilesystemStore::modified_at(const core::Digest& digest) {
+  return modification_time(blob_path(digest));
+}
+
+std::optional<std::int64_t> FilesystemStore::upload_modified_at(const std::string& id) {
+  return modification_time(upload_dir(id) / "data");
+}
+
 std::unique_ptr<BlobReader> FilesystemStore::open(const core::Digest& digest) { return open_reader(blob_path(digest)); }
 
 bool FilesystemStore::remove(const core::Digest& digest) {

@@ -18,6 +18,7 @@ class FilesystemStore final : public BlobStore {
   std::optional<std::uint64_t> stat(const core::Digest& digest) override;
   std::unique_ptr<BlobReader> open(const core::Digest& digest) override;
   bool remove(const core::Digest& digest) override;
+  std::optional<std::int64_t> modified_at(const core::Digest& digest) override;
   std::vector<core::Digest> list() override;
 
   void create_upload(const std::string& id) override;
@@ -26,6 +27,7 @@ class FilesystemStore final : public BlobStore {
   std::unique_ptr<BlobReader> open_upload(const std::string& id) override;
   void commit_upload(const std::string& id, const core::Digest& digest) override;
   void delete_upload(const std::string& id) override;
+  std::optional<std::int64_t> upload_modified_at(const std::string& id) override;
   std::vector<std::string> list_uploads() override;
 
   std::filesystem::path blob_path(const core::Digest& digest) const;
