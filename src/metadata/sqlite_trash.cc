@@ -121,13 +121,17 @@ void trash_orphaned_children(SqliteConnection& connection, std::int64_t reposito
   for (const auto& child : children) {
     auto id = live_manifest(connection, repository, child);
     if (!id) continue;
-    auto query = connection.prepare(
-        "SELECT (SELECT count(*) FROM tags WHERE manifest_id = ?) + "
-        "(SELECT count(*) FROM manifest_references mr JOIN manifests m ON m.id = mr.manifest_id "
-        " WHERE m.repository_id = ? AND mr.kind = 'manifest' AND mr.digest = ?)");
-    query.bind(1, *id).bind(2, repository).bind(3, child);
-    query.step();
-    if (query.column_int(0) > 0) continue;
+    // The statement must be reset before the recursion below, which
+    // prepares the same cached statement for the grandchildren.
+    {
+      auto query = connection.prepare(
+          "SELECT (SELECT count(*) FROM tags WHERE manifest_id = ?) + "
+          "(SELECT count(*) FROM manifest_references mr JOIN manifests m ON m.id = mr.manifest_id "
+          " WHERE m.repository_id = ? AND mr.kind = 'manifest' AND mr.digest = ?)");
+      query.bind(1, *id).bind(2, repository).bind(3, child);
+      query.step();
+      if (query.column_int(0) > 0) continue;
+    }
     std::int64_t child_entry = move_to_trash(connection, repository, *id, child, {}, entry, now);
     trash_orphaned_children(connection, repository, child_entry, now);
   }
