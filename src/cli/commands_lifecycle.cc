@@ -70,7 +70,7 @@ json list_digests(ApiClient& client, const std::vector<std::string>& repositorie
   return client.call("POST", "/api/v1/images/digests", {}, request.dump()).json();
 }
 
-// The request body of POST /api/v1/retentions and /retentions/analyze.
+// Builds the request body of POST /api/v1/retentions and /retentions/analyze.
 json retention_request(const std::string& namespace_name, std::int64_t images_per_repo, bool retain_untagged,
                        std::int64_t deletion_threshold_days) {
   return {{"namespace", namespace_name},
@@ -129,7 +129,8 @@ void delete_images(Context& context, ApiClient& client, Reporter& report, const 
     report.line("Successfully deleted " + count_images(deleted) + ".");
   }
   if (failed > 0) {
-    std::string message = "Could not delete " + std::to_string(failed) + " of " + count_images(results.size()) + ":";
+    std::string message =
+        "Could not delete " + std::to_string(failed) + " of " + std::to_string(results.size()) + " images:";
     for (const auto& result : results) {
       if (!result.deleted) message += "\n'" + result.image + "': " + result.message;
     }
@@ -254,7 +255,7 @@ void add_trash_commands(CLI::App& app, Context& context) {
     }
     if (!failed.empty()) {
       throw Failure("Could not delete " + std::to_string(failed.size()) + " of " +
-                    count_images(remove_images->size()) + ":\n" + join(failed, "\n"));
+                    std::to_string(remove_images->size()) + " images:\n" + join(failed, "\n"));
     }
     context.out << "OK\n";
   });
