@@ -162,10 +162,23 @@ void make_live(SqliteConnection& connection, std::int64_t repository, std::int64
     insert.bind(1, entry).run();
   }
   std::int64_t id = connection.last_insert_rowid();
-  auto references = connection.prepare(
-      "INSERT INTO manifest_references (manifest_id, kind, digest) SELECT ?, kind, digest FROM trash_references "
-      "WHERE trash_id = ?");
-  references.bind(1, id).bind(2, entry).run();
+  {
+    auto references = connection.prepare(
+        "INSERT INTO manifest_references (manifest_id, kind, digest) SELECT ?, kind, digest FROM trash_references "
+        "WHERE trash_id = ?");
+    references.bind(1, id).bind(2, entry).run();
+  }
+  {
+    // Only live manifests keep their blobs linked, so a client may have
+    // unlinked one while the manifest was in the trash. The blob record
+    // is still there, because the trash reference keeps it from garbage
+    // collection.
+    auto link = connection.prepare(
+        "INSERT INTO repository_blobs (repository_id, digest, linked_at) "
+        "SELECT ?, tr.digest, ? FROM trash_references tr JOIN blobs b ON b.digest = tr.digest "
+        "WHERE tr.trash_id = ? AND tr.kind = 'blob' ON CONFLICT (repository_id, digest) DO NOTHING");
+    link.bind(1, repository).bind(2, core::unix_now()).bind(3, entry).run();
+  }
 }
 
 bool tag_is_live(SqliteConnection& connection, std::int64_t repository, const std::string& tag) {
