@@ -20,6 +20,10 @@ struct BlobRecord {
   core::Digest digest;
   std::uint64_t size = 0;
   std::int64_t created_at = 0;
+  // Filled in by list_blobs() only: live and trashed manifests that
+  // reference the blob, and repositories that link it.
+  std::int64_t ref_count = 0;
+  std::int64_t links = 0;
 };
 
 struct ManifestRecord {

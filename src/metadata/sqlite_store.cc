@@ -217,12 +217,16 @@ UnlinkBlobResult SqliteStore::unlink_blob(const std::string& repository, const D
 
 std::vector<BlobRecord> SqliteStore::list_blobs() {
   Lease lease(*this);
-  auto query = lease->prepare("SELECT digest, size, created_at FROM blobs ORDER BY digest");
+  auto query = lease->prepare(
+      "SELECT digest, size, created_at, ref_count, "
+      "(SELECT count(*) FROM repository_blobs rb WHERE rb.digest = blobs.digest) FROM blobs ORDER BY digest");
   std::vector<BlobRecord> out;
   while (query.step()) {
     out.push_back({.digest = stored_digest(query.column_text(0)),
                    .size = static_cast<std::uint64_t>(query.column_int(1)),
-                   .created_at = query.column_int(2)});
+                   .created_at = query.column_int(2),
+                   .ref_count = query.column_int(3),
+                   .links = query.column_int(4)});
   }
   return out;
 }

@@ -340,7 +340,9 @@ TEST_F(LoadConfig, ConfigKeys) {
   EXPECT_THAT(keys, ::testing::Contains("limits.chunk_min_length"));
   EXPECT_THAT(keys, ::testing::Contains("cache.max_bytes"));
   EXPECT_THAT(keys, ::testing::Contains("region.domain"));
-  EXPECT_EQ(keys.size(), 28u);
+  EXPECT_THAT(keys, ::testing::Contains("gc.grace_seconds"));
+  EXPECT_THAT(keys, ::testing::Contains("jobs.enabled"));
+  EXPECT_EQ(keys.size(), 37u);
 }
 
 }  // namespace
