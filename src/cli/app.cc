@@ -117,7 +117,7 @@ std::string unknown_command_message(CLI::App& app, const std::string& name) {
 
 int run(int argc, char** argv) {
   Context context(std::cout, std::cerr);
-  CLI::App app("berth manages images, namespaces and access in a Berth container registry.\n"
+  CLI::App app("berth manages images, namespaces, retention, quotas and access in a Berth container registry.\n"
                "Its commands, flags and output follow 'ibmcloud cr'.",
                "berth");
   app.set_version_flag("--version", "berth version " BERTH_VERSION);
