@@ -137,6 +137,8 @@ void trash_orphaned_children(SqliteConnection& connection, std::int64_t reposito
   }
 }
 
+void restore_children_trashed_elsewhere(SqliteConnection& connection, std::int64_t repository, std::int64_t entry);
+
 // Makes trash entry `entry` live again in its repository, children first,
 // and removes the entries of its children. A manifest that is live
 // already stays as it is.
@@ -178,6 +180,41 @@ void make_live(SqliteConnection& connection, std::int64_t repository, std::int64
         "SELECT ?, tr.digest, ? FROM trash_references tr JOIN blobs b ON b.digest = tr.digest "
         "WHERE tr.trash_id = ? AND tr.kind = 'blob' ON CONFLICT (repository_id, digest) DO NOTHING");
     link.bind(1, repository).bind(2, core::unix_now()).bind(3, entry).run();
+  }
+  restore_children_trashed_elsewhere(connection, repository, entry);
+}
+
+// Makes live the children of restored entry `entry` that are in the trash
+// under another entry, because a live index must never reference a
+// trashed manifest. A child shared by two indexes goes to the trash with
+// whichever index is trashed last. The other entry is removed unless it
+// keeps tags to restore.
+// NOTE: a child whose entry expired already cannot come back, so the
+// restored index then references a manifest that no longer exists.
+void restore_children_trashed_elsewhere(SqliteConnection& connection, std::int64_t repository, std::int64_t entry) {
+  struct Child {
+    std::int64_t entry;
+    std::string digest;
+    bool tagged;
+  };
+  std::vector<Child> children;
+  {
+    auto query = connection.prepare(
+        "SELECT t.id, t.digest, t.tags FROM trash_references tr JOIN trash t ON t.repository_id = ?1 "
+        "AND t.digest = tr.digest WHERE tr.trash_id = ?2 AND tr.kind = 'manifest' AND NOT EXISTS "
+        "(SELECT 1 FROM manifests m WHERE m.repository_id = ?1 AND m.digest = tr.digest) ORDER BY t.digest");
+    query.bind(1, repository).bind(2, entry);
+    while (query.step()) {
+      children.push_back({.entry = query.column_int(0),
+                          .digest = query.column_text(1),
+                          .tagged = !parse_tags(query.column_text(2)).empty()});
+    }
+  }
+  for (const auto& child : children) {
+    make_live(connection, repository, child.entry, child.digest);
+    if (child.tagged) continue;
+    auto remove = connection.prepare("DELETE FROM trash WHERE id = ?");
+    remove.bind(1, child.entry).run();
   }
 }
 
