@@ -31,6 +31,31 @@ Error unknown_upload(const std::string& id) {
                {{"uuid", id}});
 }
 
+// Throws BLOB_UPLOAD_INVALID if garbage collection removed the blob's data
+// after touch_blob and before the link that follows commit_upload. It can
+// only do so when storing took longer than gc.grace_seconds (a slow disk
+// or a long wait for the database's write lock), and the link has then
+// recorded a blob without data. The link touched the blob again, so data
+// that is present now stays for at least another grace period.
+void require_data_after_link(metadata::MetadataStore& metadata, storage::BlobStore& blobs,
+                             const std::string& repository, const core::Digest& digest) {
+  if (blobs.stat(digest)) return;
+  metadata::UnlinkBlobResult unlinked = metadata.unlink_blob(repository, digest);
+  if (unlinked.referenced_by) {
+    // NOTE: a manifest PUT that ran between the link and this check keeps
+    // the link, and its image pulls again only once a client uploads the blob.
+    spdlog::error("upload_data_collected_but_referenced repository={} digest={} manifest={}", repository,
+                  digest.str(), unlinked.referenced_by->str());
+  } else {
+    spdlog::warn("upload_data_collected repository={} digest={}", repository, digest.str());
+  }
+  throw Error(ErrorCode::kBlobUploadInvalid,
+              "garbage collection removed blob " + digest.str() +
+                  " while this upload stored it, because storing took longer than the grace period; upload the "
+                  "blob again",
+              {{"digest", digest.str()}});
+}
+
 }  // namespace
 
 UploadSessions::UploadSessions(metadata::MetadataStore& metadata, storage::BlobStore& blobs)
@@ -110,10 +135,12 @@ std::uint64_t UploadSessions::upload_whole(const std::string& repository, const 
                   {{"expected", digest.str()}, {"actual", actual.str()}});
     }
     // Recorded before the data moves into place, so that garbage
-    // collection cannot remove the data between the two steps.
+    // collection leaves the data alone between the two steps unless they
+    // take longer than the grace period (see require_data_after_link).
     metadata_.touch_blob(digest, size, core::unix_now());
     blobs_.commit_upload(id, digest);
     metadata_.link_blob(repository, digest, size);
+    require_data_after_link(metadata_, blobs_, repository, digest);
     return size;
   } catch (...) {
     try {
@@ -221,6 +248,7 @@ std::uint64_t UploadSessions::finish(const UploadRecord& session, const std::vec
   metadata_.touch_blob(digest, size, core::unix_now());
   blobs_.commit_upload(session.id, digest);
   metadata_.complete_upload(session.id, digest, size);
+  require_data_after_link(metadata_, blobs_, session.repository, digest);
   return size;
 }
 
