@@ -10,6 +10,8 @@ the documented methods. tests/unit/openapi_routes_test.cc compares the
 document with the server's route table."""
 
 import base64
+import datetime
+import itertools
 import json
 import os
 import shutil
@@ -22,7 +24,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from harness import FIXTURES, ROOT, Berthd, image_manifest, push_blob, push_image, sha256_digest
+from harness import (FIXTURES, ROOT, Berthd, image_manifest, push_blob, push_image, remove_manifest_row,
+                     sha256_digest)
 
 DOCUMENT_PATH = ROOT / "docs" / "openapi.yaml"
 
@@ -34,6 +37,9 @@ HTTP_METHODS = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRA
 # A 500 cannot be caused from outside the server, so no test covers it.
 SHARED_STATUSES = {401, 429, 500}
 UNTESTABLE_STATUSES = {500}
+
+# The unit of the quotas that updateQuota sets, in bytes.
+MEGABYTE = 1048576
 
 
 class OpenApiDocument:
@@ -106,7 +112,7 @@ def operation_test_name(operation_id):
 def sample_params(template):
     """Values for a path template's parameters, for requests that fail before
     the parameter matters."""
-    values = {"name": "sample", "id": "sample", "image": "sample/image:tag"}
+    values = {"name": "sample", "id": "sample", "image": "sample/image:tag", "namespace": "sample"}
     return {name: value for name, value in values.items() if "{" + name + "}" in template}
 
 
@@ -298,6 +304,11 @@ class ConformanceTestCase(unittest.TestCase):
         self.assertEqual(response.status, 400, response)
         return response
 
+    def assert_denied_with_detail(self, response, namespace, action):
+        self.assertEqual(response.error_codes(), ["DENIED"])
+        self.assertEqual(response.json()["errors"][0]["detail"],
+                         {"namespace": namespace, "action": "container-registry." + action})
+
     def assert_statuses_covered(self, operation_id):
         """Fails unless the test saw every documented status of the operation
         except the shared ones, which other tests cover."""
@@ -344,6 +355,22 @@ class ConformanceTestCase(unittest.TestCase):
         cls.plain_key_id, cls.plain_key = key.json()["id"], key.json()["apikey"]
         cls.account_id = key.json()["account_id"]
 
+    @classmethod
+    def service_id_key_for_class(cls, name, role, namespace):
+        """A service ID with one role on a namespace; returns its API key."""
+        manager = {"Authorization": cls.berthd.basic_auth(), "Content-Type": "application/json"}
+        created = cls.berthd.request("POST", "/api/v1/iam/serviceids", headers=manager,
+                                     body=json.dumps({"name": name}).encode())
+        assert created.status == 201, created
+        iam_id = created.json()["iam_id"]
+        policy = cls.berthd.request("POST", "/api/v1/iam/policies", headers=manager,
+                                    body=json.dumps({"iam_id": iam_id, "role": role, "namespace": namespace}).encode())
+        assert policy.status == 201, policy
+        key = cls.berthd.request("POST", "/api/v1/iam/apikeys", headers=manager,
+                                 body=json.dumps({"name": name + "-key", "iam_id": iam_id}).encode())
+        assert key.status == 201, key
+        return key.json()["apikey"]
+
     def service_id_with_key(self, name, grants=()):
         """Creates a service ID with policies [(role, namespace or "")] and
         an API key through the API; returns (iam_id, key id, secret)."""
@@ -356,7 +383,7 @@ class ConformanceTestCase(unittest.TestCase):
 
 class ManagementApiTest(ConformanceTestCase):
     """Checks across all operations, and one test per operation of the
-    account, namespaces and IAM."""
+    account, namespaces, plans, quotas and IAM."""
 
     # The 401 checks log in wrongly many times; LockoutTest covers 429.
     berthd_env = {"BERTH_AUTH_FAILED_LOGIN_LIMIT": "1000000"}
@@ -365,7 +392,8 @@ class ManagementApiTest(ConformanceTestCase):
         for operation_id in DOCUMENT.operations:
             name = operation_test_name(operation_id)
             with self.subTest(operation=operation_id):
-                tested = hasattr(ManagementApiTest, name) or hasattr(ImageApiTest, name)
+                tested = any(hasattr(test_class, name)
+                             for test_class in (ManagementApiTest, ImageApiTest, LifecycleApiTest))
                 self.assertTrue(tested, f"no test method {name} exercises {operation_id}")
 
     # --- Checks across all operations -------------------------------------
@@ -434,8 +462,8 @@ class ManagementApiTest(ConformanceTestCase):
 
     def test_undocumented_paths_get_404(self):
         for path in ("/api/v1/", "/api/v1/nothing", "/api/v1/iam", "/api/v1/iam/users",
-                     "/api/v1/namespaces/a/b", "/api/v1/iam/apikeys/a/b", "/api/v1/images/a/b",
-                     "/api/v1/tags", "/api/v1/info/x"):
+                     "/api/v1/namespaces/a/b", "/api/v1/iam/apikeys/a/b", "/api/v1/trash/a",
+                     "/api/v1/retentions/a/b", "/api/v1/tags", "/api/v1/info/x"):
             with self.subTest(path=path):
                 response = self.berthd.request("GET", path)
                 self.assertEqual(response.status, 404, response)
@@ -547,6 +575,101 @@ class ManagementApiTest(ConformanceTestCase):
         self.call("deleteNamespace", {"name": "foreign-del"}, expect=404)
         self.assertEqual(self.percent_escape_error("deleteNamespace").error_codes(), ["BAD_REQUEST"])
         self.assert_statuses_covered("deleteNamespace")
+
+    # --- Plans and quotas -------------------------------------------------
+
+    def test_get_plans(self):
+        self.assertEqual(self.call("getPlans", expect=200).json(), {"plan": "lite"})
+        # plan.get is a Manager action, so an account-wide Reader is denied.
+        _, _, reader_key = self.service_id_with_key("plan-reader", [("Reader", "")])
+        self.call("getPlans", key=reader_key, expect=403)
+        self.call("getPlans", key=self.plain_key, expect=403)
+        self.assert_statuses_covered("getPlans")
+
+    def test_update_plans(self):
+        # A separate account, because an upgrade cannot be undone.
+        key = self.create_account_with_manager("planacct")
+        self.call("updatePlans", body={"plan": "lite"}, key=key, expect=204)
+        self.assertEqual(self.call("getPlans", key=key, expect=200).json(), {"plan": "lite"})
+        self.call("updatePlans", body={"plan": "Standard"}, key=key, expect=204)
+        self.assertEqual(self.call("getPlans", key=key, expect=200).json(), {"plan": "standard"})
+        self.call("updatePlans", body={"plan": "standard"}, key=key, expect=204)
+
+        downgrade = self.call("updatePlans", body={"plan": "lite"}, key=key, expect=400)
+        self.assertEqual(downgrade.error_codes(), ["BAD_REQUEST"])
+        self.assertEqual(downgrade.json()["errors"][0]["detail"], {"plan": "lite"})
+        unknown = self.call("updatePlans", body={"plan": "gold"}, key=key, expect=400)
+        self.assertEqual(unknown.json()["errors"][0]["detail"], {"plan": "gold"})
+        for raw in (b"[]", b"not json", b"{}", json.dumps({"plan": 2}).encode()):
+            with self.subTest(body=raw):
+                response = self.call("updatePlans", raw_body=raw, key=key,
+                                     headers={"Content-Type": "application/json"}, expect=400)
+                self.assertEqual(response.error_codes(), ["BAD_REQUEST"])
+        self.assertEqual(self.call("getPlans", key=key, expect=200).json(), {"plan": "standard"})
+
+        _, _, reader_key = self.service_id_with_key("plan-upgrader", [("Reader", ""), ("Writer", "")])
+        self.call("updatePlans", body={"plan": "standard"}, key=reader_key, expect=403)
+        self.call("updatePlans", body={"plan": "standard"}, key=self.plain_key, expect=403)
+        self.assertEqual(self.call("getPlans", expect=200).json(), {"plan": "lite"})
+        self.assert_statuses_covered("updatePlans")
+
+    def test_get_quota(self):
+        quota = self.call("getQuota", expect=200).json()
+        self.assertEqual(quota["limit"], {"storage_bytes": 512 * MEGABYTE, "traffic_bytes": 5120 * MEGABYTE})
+        self.assertEqual(set(quota["usage"]), {"storage_bytes", "traffic_bytes"})
+        # quota.get is allowed to every role on the account, but not to a
+        # role on one namespace.
+        self.berthd.create_namespace("quotans")
+        for role in ("Reader", "Writer"):
+            with self.subTest(role=role):
+                _, _, key = self.service_id_with_key(f"quota-{role.lower()}", [(role, "")])
+                self.assertEqual(self.call("getQuota", key=key, expect=200).json()["limit"], quota["limit"])
+        _, _, namespace_key = self.service_id_with_key("quota-ns-reader", [("Reader", "quotans")])
+        self.call("getQuota", key=namespace_key, expect=403)
+        self.call("getQuota", key=self.plain_key, expect=403)
+        self.assert_statuses_covered("getQuota")
+
+    def test_update_quota(self):
+        # A separate account, so that the other tests keep the lite plan's limits.
+        key = self.create_account_with_manager("quotaacct")
+        self.assertEqual(self.call("updateQuota", body={"storage_megabytes": 100}, key=key, expect=200).json(), {})
+        limit = self.call("getQuota", key=key, expect=200).json()["limit"]
+        self.assertEqual(limit, {"storage_bytes": 100 * MEGABYTE, "traffic_bytes": 5120 * MEGABYTE})
+        self.call("updateQuota", body={"storage_megabytes": None, "traffic_megabytes": 200}, key=key, expect=200)
+        limit = self.call("getQuota", key=key, expect=200).json()["limit"]
+        self.assertEqual(limit, {"storage_bytes": 100 * MEGABYTE, "traffic_bytes": 200 * MEGABYTE})
+        self.call("updateQuota", body={"storage_megabytes": 512, "traffic_megabytes": 0}, key=key, expect=200)
+
+        above = self.call("updateQuota", body={"storage_megabytes": 513}, key=key, expect=400)
+        self.assertEqual(above.error_codes(), ["BAD_REQUEST"])
+        self.assertIn("berth plan-upgrade", above.json()["errors"][0]["message"])
+        self.assertEqual(above.json()["errors"][0]["detail"], {"storage": 513})
+        unlimited = self.call("updateQuota", body={"traffic_megabytes": -1}, key=key, expect=400)
+        self.assertEqual(unlimited.json()["errors"][0]["detail"], {"traffic": -1})
+        bad_bodies = [b"[]", b"{}", json.dumps({"storage_megabytes": None}).encode(),
+                      json.dumps({"storage_megabytes": "100"}).encode(),
+                      json.dumps({"storage_megabytes": 1.5}).encode(),
+                      json.dumps({"storage_megabytes": 100, "disk_megabytes": 1}).encode(),
+                      json.dumps({"storage_megabytes": -2}).encode(),
+                      json.dumps({"storage_megabytes": 2 ** 62}).encode()]
+        for raw in bad_bodies:
+            with self.subTest(body=raw):
+                response = self.call("updateQuota", raw_body=raw, key=key,
+                                     headers={"Content-Type": "application/json"}, expect=400)
+                self.assertEqual(response.error_codes(), ["BAD_REQUEST"])
+        limit = self.call("getQuota", key=key, expect=200).json()["limit"]
+        self.assertEqual(limit, {"storage_bytes": 512 * MEGABYTE, "traffic_bytes": 0})
+
+        # The standard plan allows any quota, and custom quotas outlive the upgrade.
+        self.call("updatePlans", body={"plan": "standard"}, key=key, expect=204)
+        self.call("updateQuota", body={"storage_megabytes": -1}, key=key, expect=200)
+        limit = self.call("getQuota", key=key, expect=200).json()["limit"]
+        self.assertEqual(limit, {"storage_bytes": -1, "traffic_bytes": 0})
+
+        _, _, reader_key = self.service_id_with_key("quota-setter", [("Reader", ""), ("Writer", "")])
+        self.call("updateQuota", body={"storage_megabytes": 1}, key=reader_key, expect=403)
+        self.call("updateQuota", body={"storage_megabytes": 1}, key=self.plain_key, expect=403)
+        self.assert_statuses_covered("updateQuota")
 
     # --- API keys ---------------------------------------------------------
 
@@ -731,22 +854,6 @@ class ImageApiTest(ConformanceTestCase):
         cls.writer_key = cls.service_id_key_for_class("imgs-writer", "Writer", "imgs")
 
     @classmethod
-    def service_id_key_for_class(cls, name, role, namespace):
-        """A service ID with one role on a namespace; returns its API key."""
-        manager = {"Authorization": cls.berthd.basic_auth(), "Content-Type": "application/json"}
-        created = cls.berthd.request("POST", "/api/v1/iam/serviceids", headers=manager,
-                                     body=json.dumps({"name": name}).encode())
-        assert created.status == 201, created
-        iam_id = created.json()["iam_id"]
-        policy = cls.berthd.request("POST", "/api/v1/iam/policies", headers=manager,
-                                    body=json.dumps({"iam_id": iam_id, "role": role, "namespace": namespace}).encode())
-        assert policy.status == 201, policy
-        key = cls.berthd.request("POST", "/api/v1/iam/apikeys", headers=manager,
-                                 body=json.dumps({"name": name + "-key", "iam_id": iam_id}).encode())
-        assert key.status == 201, key
-        return key.json()["apikey"]
-
-    @classmethod
     def skopeo_copy(cls, fixture, target, key, all_images=False):
         """Copies a fixture layout's tag into berthd with skopeo, logged in
         with `key` through an auth file, so the key stays out of the
@@ -773,15 +880,6 @@ class ImageApiTest(ConformanceTestCase):
                                        headers={"Accept": OCI_INDEX})
         self.assertEqual(response.status, 200, response)
         return [entry["digest"] for entry in response.json()["manifests"]]
-
-    def delete_manifest(self, repository, digest):
-        response = self.berthd.request("DELETE", f"/v2/{repository}/manifests/{digest}")
-        self.assertEqual(response.status, 202, response)
-
-    def assert_denied_with_detail(self, response, namespace, action):
-        self.assertEqual(response.error_codes(), ["DENIED"])
-        self.assertEqual(response.json()["errors"][0]["detail"],
-                         {"namespace": namespace, "action": "container-registry." + action})
 
     # --- Listings ---------------------------------------------------------
 
@@ -887,10 +985,12 @@ class ImageApiTest(ConformanceTestCase):
                 response = self.call("tagImage", query=query, expect=400)
                 self.assertEqual(response.error_codes(), [code])
 
-        # An index whose child is gone from the source repository.
+        # An index whose child is gone from the source repository. The
+        # registry rejects deleting a child of an index, so the child's row
+        # is removed from the database, as in a damaged store.
         self.tag("imgs/multi:latest", "imgs/broken:latest")
         missing_child = self.index_children("imgs/broken", "latest")[1]
-        self.delete_manifest("imgs/broken", missing_child)
+        remove_manifest_row(self.berthd.data_dir, "imgs/broken", missing_child)
         broken = self.tag("imgs/broken:latest", "imgs/copy:broken", expect=400)
         self.assertEqual(broken.error_codes(), ["MANIFEST_BLOB_UNKNOWN"])
         self.assertTrue(broken.json()["errors"][0]["message"].startswith("CRI0304E"))
@@ -971,10 +1071,11 @@ class ImageApiTest(ConformanceTestCase):
         self.call("inspectImage", {"image": "theirs/app:latest"}, expect=403)
 
         self.call("inspectImage", {"image": "imgs/busybox:missing"}, expect=404)
-        # An index none of whose images is left in the repository.
+        # An index none of whose images is left in the repository, made by
+        # removing the children's rows as in test_tag_image.
         self.tag("imgs/multi:latest", "imgs/hollow:latest")
         for child in self.index_children("imgs/hollow", "latest"):
-            self.delete_manifest("imgs/hollow", child)
+            remove_manifest_row(self.berthd.data_dir, "imgs/hollow", child)
         hollow = self.call("inspectImage", {"image": "imgs/hollow:latest"}, expect=404)
         self.assertEqual(hollow.json()["errors"][0]["detail"], {"image": f"{self.domain}/imgs/hollow:latest"})
         self.assert_statuses_covered("inspectImage")
@@ -995,6 +1096,508 @@ class ImageApiTest(ConformanceTestCase):
         self.call("getImageManifest", {"image": "imgs/busybox:latest"}, key=self.writer_key, expect=403)
         self.call("getImageManifest", {"image": "imgs/busybox:missing"}, expect=404)
         self.assert_statuses_covered("getImageManifest")
+
+
+class LifecycleApiTest(ConformanceTestCase):
+    """Deleting images to the trash, restoring them, and retention policies,
+    on small images pushed with the harness. These operations change what
+    other tests would see, so each test uses repositories or a namespace of
+    its own."""
+
+    # Makes every pushed image config, and so every manifest, distinct.
+    sequence = itertools.count(1)
+
+    @classmethod
+    def set_up_server(cls):
+        cls.create_identities()
+        cls.domain = cls.berthd.address
+        cls.berthd.create_namespace("lifecycle")
+        # Reader on lifecycle may list images but not delete or restore
+        # them. Writer may delete and restore them but not list them.
+        cls.reader_key = cls.service_id_key_for_class("lifecycle-reader", "Reader", "lifecycle")
+        cls.writer_key = cls.service_id_key_for_class("lifecycle-writer", "Writer", "lifecycle")
+        other = {"Authorization": cls.berthd.basic_auth(cls.other_key)}
+        created = cls.berthd.request("PUT", "/api/v1/namespaces/theirs", headers=other)
+        assert created.status == 201, created
+
+    def full(self, reference):
+        """The reference with the registry's domain, as responses spell it."""
+        return f"{self.domain}/{reference}"
+
+    def push(self, repository, tag=None, created=None):
+        """Pushes a new image under `tag`, or by digest only, whose config
+        has the creation time `created` (RFC 3339) if given; returns the
+        manifest digest."""
+        config = {"architecture": "amd64", "os": "linux",
+                  "config": {"Labels": {"test.sequence": str(next(self.sequence))}}}
+        if created is not None:
+            config["created"] = created
+        config_data = json.dumps(config).encode()
+        layer = b"lifecycle layer"
+        config_digest = push_blob(self.berthd, repository, config_data)
+        layer_digest = push_blob(self.berthd, repository, layer)
+        manifest = image_manifest(config_digest, len(config_data), [(layer_digest, len(layer))])
+        digest = sha256_digest(manifest)
+        response = self.berthd.request("PUT", f"/v2/{repository}/manifests/{tag or digest}", body=manifest,
+                                       headers={"Content-Type": OCI_MANIFEST})
+        self.assertEqual(response.status, 201, response)
+        return digest
+
+    def manifest(self, repository, reference):
+        response = self.berthd.request("GET", f"/v2/{repository}/manifests/{reference}",
+                                       headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"})
+        self.assertEqual(response.status, 200, response)
+        return response
+
+    def retag(self, repository, digest, tag):
+        """Points another tag at a manifest of the repository."""
+        existing = self.manifest(repository, digest)
+        response = self.berthd.request("PUT", f"/v2/{repository}/manifests/{tag}", body=existing.body,
+                                       headers={"Content-Type": existing.header("Content-Type")})
+        self.assertEqual(response.status, 201, response)
+
+    def push_index(self, repository, tag, children):
+        """Pushes an OCI index of child manifests of the repository; returns its digest."""
+        descriptors = [{"mediaType": OCI_MANIFEST, "digest": child,
+                        "size": len(self.manifest(repository, child).body),
+                        "platform": {"architecture": architecture, "os": "linux"}}
+                       for child, architecture in zip(children, ("amd64", "arm64"))]
+        index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors}).encode()
+        response = self.berthd.request("PUT", f"/v2/{repository}/manifests/{tag}", body=index,
+                                       headers={"Content-Type": OCI_INDEX})
+        self.assertEqual(response.status, 201, response)
+        return sha256_digest(index)
+
+    def live_digest(self, repository, reference):
+        """The digest that a tag or digest of the repository resolves to, or
+        None when no live manifest has it."""
+        response = self.berthd.request("GET", f"/v2/{repository}/manifests/{reference}",
+                                       headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"})
+        if response.status == 404:
+            return None
+        self.assertEqual(response.status, 200, response)
+        return response.header("Docker-Content-Digest")
+
+    def trash(self, namespace):
+        return self.call("listDeletedImages", query={"namespace": namespace}, expect=200).json()
+
+    def push_retention_images(self, namespace):
+        """Pushes the images that the retention tests rank and returns their
+        digests by name. NAMESPACE/app gets an untagged image of 2019, v1 to
+        v3 of 2020 to 2022, an image without a creation time tagged
+        `undated`, and an index tagged `multi` of two images of 2018.
+        NAMESPACE/web gets one image of 2020 tagged `latest`."""
+        app, web = f"{namespace}/app", f"{namespace}/web"
+        images = {"untagged": self.push(app, created="2019-06-01T00:00:00Z")}
+        for tag, year in (("v1", 2020), ("v2", 2021), ("v3", 2022)):
+            images[tag] = self.push(app, tag, created=f"{year}-01-01T00:00:00Z")
+        images["undated"] = self.push(app, "undated")
+        children = [self.push(app, created="2018-01-01T00:00:00Z") for _ in range(2)]
+        images["multi"] = self.push_index(app, "multi", children)
+        images["latest"] = self.push(web, "latest", created="2020-06-01T00:00:00Z")
+        return images
+
+    def retention_bad_bodies(self, namespace):
+        """Request bodies that setRetentionPolicy and analyzeRetentionPolicy reject with 400."""
+        bodies = [{}, {"namespace": ""}, {"namespace": 5, "images_per_repo": 1}, {"namespace": namespace},
+                  {"namespace": namespace, "images_per_repo": None},
+                  {"namespace": namespace, "images_per_repo": "2"},
+                  {"namespace": namespace, "images_per_repo": -2},
+                  {"namespace": namespace, "images_per_repo": 1, "retain_untagged": "yes"},
+                  {"namespace": namespace, "images_per_repo": 1, "deletion_threshold_days": -1},
+                  {"namespace": namespace, "images_per_repo": 1, "deletion_threshold_days": 1.5},
+                  {"namespace": "other.example/" + namespace, "images_per_repo": 1}]
+        return [b"[]", b"not json"] + [json.dumps(body).encode() for body in bodies]
+
+    # --- Deleting ---------------------------------------------------------
+
+    def test_delete_image(self):
+        digest = self.push("lifecycle/deleted", "v1")
+        self.retag("lifecycle/deleted", digest, "v2")
+        deleted = self.call("deleteImage", {"image": "lifecycle/deleted:v1"}, expect=200).json()
+        self.assertEqual(deleted, {"Untagged": self.full("lifecycle/deleted:v1")})
+        self.assertIsNone(self.live_digest("lifecycle/deleted", "v2"), "the manifest's other tags go too")
+        entry = self.trash("lifecycle")[self.full(f"lifecycle/deleted@{digest}")]
+        self.assertEqual(entry, {"daysUntilExpiry": 30, "tags": ["v1", "v2"]})
+        unknown = self.call("deleteImage", {"image": "lifecycle/deleted:v1"}, expect=404)
+        self.assertEqual(unknown.error_codes(), ["MANIFEST_UNKNOWN"])
+
+        by_digest = self.full(f"lifecycle/deleted@{self.push('lifecycle/deleted', 'v3')}")
+        self.assertEqual(self.call("deleteImage", {"image": by_digest}, expect=200).json(), {"Untagged": by_digest})
+        self.push("lifecycle/deleted", "v4")
+        self.call("deleteImage", {"image": "lifecycle/deleted:v4"}, key=self.writer_key, expect=200)
+
+        for image, code in (("noslash", "NAME_INVALID"), ("lifecycle/deleted@sha256:abc", "DIGEST_INVALID"),
+                            ("lifecycle/deleted:-bad", "TAG_INVALID"),
+                            ("other.example/lifecycle/deleted", "BAD_REQUEST")):
+            with self.subTest(image=image):
+                response = self.call("deleteImage", {"image": image}, expect=400)
+                self.assertEqual(response.error_codes(), [code])
+        self.assertEqual(self.percent_escape_error("deleteImage").error_codes(), ["BAD_REQUEST"])
+
+        kept = self.push("lifecycle/deleted", "kept")
+        denied = self.call("deleteImage", {"image": "lifecycle/deleted:kept"}, key=self.reader_key, expect=403)
+        self.assert_denied_with_detail(denied, "lifecycle", "image.delete")
+        self.call("deleteImage", {"image": "lifecycle/deleted:kept"}, key=self.plain_key, expect=403)
+        missing = self.call("deleteImage", {"image": "nosuchns/app:v1"}, expect=403)
+        self.assertEqual(missing.json()["errors"][0]["detail"], {"namespace": "nosuchns"})
+        self.call("deleteImage", {"image": "theirs/app:v1"}, expect=403)
+        self.assertEqual(self.live_digest("lifecycle/deleted", "kept"), kept)
+
+        # A child of an index cannot be deleted, by digest or by tag, while
+        # the index is live. Deleting the index takes along the children
+        # that no tag keeps.
+        children = [self.push("lifecycle/multi"), self.push("lifecycle/multi")]
+        index = self.push_index("lifecycle/multi", "latest", children)
+        self.retag("lifecycle/multi", children[0], "amd64")
+        conflict = self.call("deleteImage", {"image": f"lifecycle/multi@{children[1]}"}, expect=409)
+        self.assertEqual(conflict.json()["errors"][0]["detail"], {"digest": children[1], "index": index})
+        self.assertIn(index, conflict.json()["errors"][0]["message"])
+        self.call("deleteImage", {"image": "lifecycle/multi:amd64"}, expect=409)
+        self.call("deleteImage", {"image": "lifecycle/multi:latest"}, expect=200)
+        self.assertIsNone(self.live_digest("lifecycle/multi", children[1]))
+        self.assertEqual(self.live_digest("lifecycle/multi", "amd64"), children[0])
+        trash = self.trash("lifecycle")
+        self.assertIn(self.full(f"lifecycle/multi@{index}"), trash)
+        self.assertNotIn(self.full(f"lifecycle/multi@{children[1]}"), trash, "children are not listed")
+        self.call("deleteImage", {"image": "lifecycle/multi:amd64"}, expect=200)
+        self.assert_statuses_covered("deleteImage")
+
+    def test_registry_delete_uses_trash(self):
+        """Checks what the document's description states about the registry
+        API's DELETE by digest: it moves the manifest to the trash, and a
+        child of an index gets 409."""
+        digest = self.push("lifecycle/registry", "v1")
+        response = self.berthd.request("DELETE", f"/v2/lifecycle/registry/manifests/{digest}")
+        self.assertEqual(response.status, 202, response)
+        self.assertEqual(self.trash("lifecycle")[self.full(f"lifecycle/registry@{digest}")]["tags"], ["v1"])
+        restored = self.call("restoreTags", {"image": f"lifecycle/registry@{digest}"}, expect=200).json()
+        self.assertEqual(restored, {"successful": ["v1"], "unsuccessful": []})
+
+        children = [self.push("lifecycle/registrymulti"), self.push("lifecycle/registrymulti")]
+        index = self.push_index("lifecycle/registrymulti", "latest", children)
+        response = self.berthd.request("DELETE", f"/v2/lifecycle/registrymulti/manifests/{children[0]}")
+        self.assertEqual(response.status, 409, response)
+        self.assertEqual(response.error_codes(), ["CONFLICT"])
+        self.assertEqual(response.json()["errors"][0]["detail"], {"digest": children[0], "index": index})
+
+    def test_bulk_delete_images(self):
+        first = self.push("lifecycle/bulk", "first")
+        second = self.push("lifecycle/bulk", "second")
+        children = [self.push("lifecycle/bulkmulti"), self.push("lifecycle/bulkmulti")]
+        self.push_index("lifecycle/bulkmulti", "latest", children)
+        unknown = "lifecycle/bulk@sha256:" + "0" * 64
+        child = f"lifecycle/bulkmulti@{children[0]}"
+        request = [f"lifecycle/bulk@{first}", self.full(f"lifecycle/bulk@{second}"), unknown, "noslash", child]
+        result = self.call("bulkDeleteImages", body=request, expect=200).json()
+        self.assertEqual(result["success"], request[:2])
+        codes = {reference: entry["code"] for reference, entry in result["error"].items()}
+        self.assertEqual(codes, {unknown: "MANIFEST_UNKNOWN", "noslash": "NAME_INVALID", child: "CONFLICT"})
+        trash = self.trash("lifecycle")
+        self.assertIn(self.full(f"lifecycle/bulk@{first}"), trash)
+        self.assertIn(self.full(f"lifecycle/bulk@{second}"), trash)
+
+        twice = f"lifecycle/bulk@{self.push('lifecycle/bulk', 'twice')}"
+        result = self.call("bulkDeleteImages", body=[twice, twice], expect=200).json()
+        self.assertEqual(result["success"], [twice])
+        self.assertEqual(result["error"][twice]["code"], "MANIFEST_UNKNOWN")
+        self.assertEqual(self.call("bulkDeleteImages", body=[], expect=200).json(), {"success": [], "error": {}})
+
+        # The request needs no role, but each image needs image.delete.
+        kept = f"lifecycle/bulk@{self.push('lifecycle/bulk', 'kept')}"
+        for key in (self.reader_key, self.plain_key):
+            result = self.call("bulkDeleteImages", body=[kept], key=key, expect=200).json()
+            self.assertEqual(result["success"], [])
+            self.assertEqual(result["error"][kept]["code"], "DENIED")
+        result = self.call("bulkDeleteImages", body=[kept], key=self.writer_key, expect=200).json()
+        self.assertEqual(result, {"success": [kept], "error": {}})
+
+        bad_bodies = [b"{}", b"not json", b'"lifecycle/bulk:first"', json.dumps([1]).encode(),
+                      json.dumps(["x" * (1024 * 1024)]).encode()]
+        for raw in bad_bodies:
+            with self.subTest(body=raw[:40]):
+                response = self.call("bulkDeleteImages", raw_body=raw, headers={"Content-Type": "application/json"},
+                                     expect=400)
+                self.assertEqual(response.error_codes(), ["BAD_REQUEST"])
+        # The images before an item that is not a string are deleted anyway.
+        partial = f"lifecycle/bulk@{self.push('lifecycle/bulk', 'partial')}"
+        self.call("bulkDeleteImages", body=[partial, 5], check_request=False, expect=400)
+        self.assertIsNone(self.live_digest("lifecycle/bulk", "partial"))
+        self.assert_account_mismatch_denied("bulkDeleteImages")
+        self.assert_statuses_covered("bulkDeleteImages")
+
+    # --- Trash ------------------------------------------------------------
+
+    def test_list_deleted_images(self):
+        self.berthd.create_namespace("lifecycle2")
+        first = self.push("lifecycle/listed", "v1")
+        second = self.push("lifecycle2/listed", "v1")
+        self.call("deleteImage", {"image": "lifecycle/listed:v1"}, expect=200)
+        self.call("deleteImage", {"image": f"lifecycle2/listed@{second}"}, expect=200)
+        first_key = self.full(f"lifecycle/listed@{first}")
+        second_key = self.full(f"lifecycle2/listed@{second}")
+
+        everything = self.call("listDeletedImages", expect=200).json()
+        self.assertEqual(everything[first_key], {"daysUntilExpiry": 30, "tags": ["v1"]})
+        self.assertEqual(everything[second_key], {"daysUntilExpiry": 30, "tags": ["v1"]})
+        self.assertEqual(list(everything), sorted(everything))
+        self.assertEqual(list(self.trash("lifecycle2")), [second_key])
+        self.assertEqual(list(self.trash(self.full("lifecycle2"))), [second_key])
+        both = self.call("listDeletedImages", query={"namespace": ["lifecycle", "lifecycle2"]}, expect=200).json()
+        self.assertIn(first_key, both)
+        self.assertIn(second_key, both)
+        self.assertEqual(self.trash("nosuchns"), {})
+        self.assertEqual(self.trash("theirs"), {})
+
+        # Only namespaces with image.list are listed; Writer has none.
+        by_reader = self.call("listDeletedImages", key=self.reader_key, expect=200).json()
+        self.assertIn(first_key, by_reader)
+        self.assertNotIn(second_key, by_reader)
+        self.assertEqual(self.call("listDeletedImages", key=self.writer_key, expect=200).json(), {})
+
+        response = self.call("listDeletedImages", query={"namespace": "other.example/lifecycle"}, expect=400)
+        self.assertEqual(response.error_codes(), ["BAD_REQUEST"])
+        self.assert_account_mismatch_denied("listDeletedImages")
+        self.assert_statuses_covered("listDeletedImages")
+
+    def test_restore_tags(self):
+        digest = self.push("lifecycle/back", "v1")
+        self.retag("lifecycle/back", digest, "v2")
+        self.call("deleteImage", {"image": "lifecycle/back:v1"}, expect=200)
+        # v2 points at another image by now, so only v1 comes back.
+        newer = self.push("lifecycle/back", "v2")
+        reference = f"lifecycle/back@{digest}"
+        denied = self.call("restoreTags", {"image": reference}, key=self.reader_key, expect=403)
+        self.assert_denied_with_detail(denied, "lifecycle", "image.push")
+        self.call("restoreTags", {"image": reference}, key=self.plain_key, expect=403)
+        restored = self.call("restoreTags", {"image": reference}, key=self.writer_key, expect=200).json()
+        self.assertEqual(restored, {"successful": ["v1"], "unsuccessful": ["v2"]})
+        self.assertEqual(self.live_digest("lifecycle/back", "v1"), digest)
+        self.assertEqual(self.live_digest("lifecycle/back", "v2"), newer)
+        # The tag left in the trash keeps the entry listed.
+        self.assertEqual(self.trash("lifecycle")[self.full(reference)]["tags"], ["v2"])
+        again = self.call("restoreTags", {"image": self.full(reference)}, expect=200).json()
+        self.assertEqual(again, {"successful": [], "unsuccessful": ["v2"]})
+
+        # An index comes back with the children that went with it.
+        children = [self.push("lifecycle/multiback"), self.push("lifecycle/multiback")]
+        index = self.push_index("lifecycle/multiback", "latest", children)
+        self.call("deleteImage", {"image": "lifecycle/multiback:latest"}, expect=200)
+        self.assertIsNone(self.live_digest("lifecycle/multiback", children[0]))
+        restored = self.call("restoreTags", {"image": f"lifecycle/multiback@{index}"}, expect=200).json()
+        self.assertEqual(restored, {"successful": ["latest"], "unsuccessful": []})
+        for child in children:
+            with self.subTest(child=child):
+                self.assertEqual(self.live_digest("lifecycle/multiback", child), child)
+
+        missing = "lifecycle/back@sha256:" + "0" * 64
+        not_found = self.call("restoreTags", {"image": missing}, expect=404)
+        self.assertEqual(not_found.error_codes(), ["NOT_FOUND"])
+        self.assertEqual(not_found.json()["errors"][0]["detail"], {"image": self.full(missing)})
+        for image, code in (("lifecycle/back:v1", "BAD_REQUEST"), ("lifecycle/back", "BAD_REQUEST"),
+                            ("lifecycle/back@sha256:abc", "DIGEST_INVALID"), (f"noslash@{digest}", "NAME_INVALID"),
+                            (f"other.example/lifecycle/back@{digest}", "BAD_REQUEST")):
+            with self.subTest(image=image):
+                response = self.call("restoreTags", {"image": image}, expect=400)
+                self.assertEqual(response.error_codes(), [code])
+        self.assertEqual(self.percent_escape_error("restoreTags").error_codes(), ["BAD_REQUEST"])
+        self.assert_statuses_covered("restoreTags")
+
+    def test_restore_image(self):
+        digest = self.push("lifecycle/one", "v1")
+        self.retag("lifecycle/one", digest, "v2")
+        self.call("deleteImage", {"image": "lifecycle/one:v1"}, expect=200)
+        denied = self.call("restoreImage", {"image": "lifecycle/one:v1"}, key=self.reader_key, expect=403)
+        self.assert_denied_with_detail(denied, "lifecycle", "image.push")
+        self.call("restoreImage", {"image": "lifecycle/one:v1"}, key=self.plain_key, expect=403)
+        restored = self.call("restoreImage", {"image": "lifecycle/one:v1"}, key=self.writer_key, expect=200)
+        self.assertEqual(restored.json(), {})
+        # Only the named tag comes back, and the entry keeps the other one.
+        self.assertEqual(self.live_digest("lifecycle/one", "v1"), digest)
+        self.assertIsNone(self.live_digest("lifecycle/one", "v2"))
+        entry = self.full(f"lifecycle/one@{digest}")
+        self.assertEqual(self.trash("lifecycle")[entry]["tags"], ["v2"])
+        self.call("restoreImage", {"image": self.full("lifecycle/one:v2")}, expect=200)
+        self.assertNotIn(entry, self.trash("lifecycle"))
+        not_found = self.call("restoreImage", {"image": "lifecycle/one:v1"}, expect=404)
+        self.assertEqual(not_found.json()["errors"][0]["detail"], {"image": self.full("lifecycle/one:v1")})
+
+        # A tag that points at another image by now gets 409, and restoring
+        # by digest leaves that tag where it is.
+        old = self.push("lifecycle/one", "v3")
+        self.call("deleteImage", {"image": "lifecycle/one:v3"}, expect=200)
+        new = self.push("lifecycle/one", "v3")
+        conflict = self.call("restoreImage", {"image": "lifecycle/one:v3"}, expect=409)
+        self.assertEqual(conflict.error_codes(), ["CONFLICT"])
+        self.assertEqual(conflict.json()["errors"][0]["message"],
+                         "CRT0500E The tagged image already exists. You can restore this image by using the digest.")
+        self.assertEqual(conflict.json()["errors"][0]["detail"], {"image": self.full("lifecycle/one:v3")})
+        by_digest = self.call("restoreImage", {"image": f"lifecycle/one@{old}"}, expect=200).json()
+        self.assertEqual(by_digest, {"successful": [], "unsuccessful": ["v3"]})
+        self.assertEqual(self.live_digest("lifecycle/one", old), old)
+        self.assertEqual(self.live_digest("lifecycle/one", "v3"), new)
+
+        # Without a tag or digest the reference names the tag latest.
+        latest = self.push("lifecycle/one", "latest")
+        self.call("deleteImage", {"image": "lifecycle/one"}, expect=200)
+        self.call("restoreImage", {"image": "lifecycle/one"}, expect=200)
+        self.assertEqual(self.live_digest("lifecycle/one", "latest"), latest)
+
+        for image, code in (("noslash", "NAME_INVALID"), ("lifecycle/one:-bad", "TAG_INVALID"),
+                            ("lifecycle/one@sha256:abc", "DIGEST_INVALID"),
+                            ("other.example/lifecycle/one:v1", "BAD_REQUEST")):
+            with self.subTest(image=image):
+                response = self.call("restoreImage", {"image": image}, expect=400)
+                self.assertEqual(response.error_codes(), [code])
+        self.assertEqual(self.percent_escape_error("restoreImage").error_codes(), ["BAD_REQUEST"])
+        self.assert_statuses_covered("restoreImage")
+
+    # --- Retention --------------------------------------------------------
+
+    def test_list_retention_policies(self):
+        self.berthd.create_namespace("listpolicy")
+        self.call("setRetentionPolicy", body={"namespace": "listpolicy", "images_per_repo": 5,
+                                              "deletion_threshold_days": 10}, expect=201)
+        policies = self.call("listRetentionPolicies", expect=200).json()
+        self.assertEqual(policies["listpolicy"], {"namespace": "listpolicy", "account": self.account_id,
+                                                  "images_per_repo": 5, "retain_untagged": False,
+                                                  "deletion_threshold_days": 10})
+        self.assertEqual(policies["lifecycle"], {"namespace": "lifecycle", "account": self.account_id,
+                                                 "images_per_repo": -1, "retain_untagged": False})
+        self.assertNotIn("theirs", policies)
+
+        # retention.list is checked on the account, not on a namespace.
+        _, _, account_reader = self.service_id_with_key("retention-lister", [("Reader", "")])
+        by_reader = self.call("listRetentionPolicies", key=account_reader, expect=200).json()
+        self.assertEqual(by_reader["listpolicy"], policies["listpolicy"])
+        self.call("listRetentionPolicies", key=self.reader_key, expect=403)
+        self.call("listRetentionPolicies", key=self.plain_key, expect=403)
+        self.assert_statuses_covered("listRetentionPolicies")
+
+    def test_get_retention_policy(self):
+        self.berthd.create_namespace("getpolicy")
+        self.call("setRetentionPolicy", body={"namespace": "getpolicy", "images_per_repo": 3, "retain_untagged": True},
+                  expect=201)
+        expected = {"namespace": "getpolicy", "account": self.account_id, "images_per_repo": 3,
+                    "retain_untagged": True}
+        self.assertEqual(self.call("getRetentionPolicy", {"namespace": "getpolicy"}, expect=200).json(), expected)
+        with_domain = self.call("getRetentionPolicy", {"namespace": self.full("getpolicy")}, expect=200).json()
+        self.assertEqual(with_domain, expected)
+        default = self.call("getRetentionPolicy", {"namespace": "lifecycle"}, key=self.reader_key, expect=200).json()
+        self.assertEqual(default, {"namespace": "lifecycle", "account": self.account_id, "images_per_repo": -1,
+                                   "retain_untagged": False})
+
+        denied = self.call("getRetentionPolicy", {"namespace": "getpolicy"}, key=self.reader_key, expect=403)
+        self.assert_denied_with_detail(denied, "getpolicy", "retention.get")
+        denied = self.call("getRetentionPolicy", {"namespace": "lifecycle"}, key=self.writer_key, expect=403)
+        self.assert_denied_with_detail(denied, "lifecycle", "retention.get")
+        missing = self.call("getRetentionPolicy", {"namespace": "nosuchns"}, expect=403)
+        self.assertEqual(missing.json()["errors"][0]["detail"], {"namespace": "nosuchns"})
+        foreign = self.call("getRetentionPolicy", {"namespace": "theirs"}, expect=403)
+        self.assertNotIn("detail", foreign.json()["errors"][0])
+
+        response = self.call("getRetentionPolicy", {"namespace": "other.example/getpolicy"}, expect=400)
+        self.assertEqual(response.error_codes(), ["BAD_REQUEST"])
+        self.assertEqual(self.percent_escape_error("getRetentionPolicy").error_codes(), ["BAD_REQUEST"])
+        self.assert_statuses_covered("getRetentionPolicy")
+
+    def test_set_retention_policy(self):
+        self.berthd.create_namespace("retained")
+        images = self.push_retention_images("retained")
+        _, _, reader_key = self.service_id_with_key("retained-reader", [("Reader", "retained")])
+        _, _, writer_key = self.service_id_with_key("retained-writer", [("Writer", "retained")])
+        policy = {"namespace": self.full("retained"), "images_per_repo": 1, "retain_untagged": True}
+
+        denied = self.call("setRetentionPolicy", body=policy, key=reader_key, expect=403)
+        self.assert_denied_with_detail(denied, "retained", "retention.set")
+        self.call("setRetentionPolicy", body=policy, key=self.plain_key, expect=403)
+        missing = self.call("setRetentionPolicy", body={"namespace": "nosuchns", "images_per_repo": 1}, expect=403)
+        self.assertEqual(missing.json()["errors"][0]["detail"], {"namespace": "nosuchns"})
+        self.call("setRetentionPolicy", body={"namespace": "theirs", "images_per_repo": 1}, expect=403)
+        for raw in self.retention_bad_bodies("retained"):
+            with self.subTest(body=raw):
+                response = self.call("setRetentionPolicy", raw_body=raw, headers={"Content-Type": "application/json"},
+                                     expect=400)
+                self.assertEqual(response.error_codes(), ["BAD_REQUEST"])
+        # A repository name passes the access check on its namespace, but no
+        # namespace of that name exists.
+        not_found = self.call("setRetentionPolicy", body={"namespace": "retained/app", "images_per_repo": 0},
+                              expect=404)
+        self.assertEqual(not_found.json()["errors"][0]["detail"], {"namespace": "retained/app"})
+        self.assertEqual(self.trash("retained"), {}, "rejected requests delete nothing")
+
+        # A threshold of 100 years keeps every image, even with images_per_repo 0.
+        threshold = {"namespace": "retained", "images_per_repo": 0, "deletion_threshold_days": 36500}
+        applied = self.call("setRetentionPolicy", body=threshold, key=writer_key, expect=201).json()
+        self.assertEqual(applied, {"deleted": []})
+        stored = self.call("getRetentionPolicy", {"namespace": "retained"}, expect=200).json()
+        self.assertEqual((stored["images_per_repo"], stored["deletion_threshold_days"]), (0, 36500))
+
+        applied = self.call("setRetentionPolicy", body=policy, expect=201).json()
+        expected = [self.full(f"retained/app@{images['v1']}"), self.full(f"retained/app@{images['v2']}")]
+        self.assertEqual(applied, {"deleted": expected})
+        self.assertEqual(sorted(self.trash("retained")), sorted(expected))
+        for name in ("untagged", "v3", "undated", "multi"):
+            with self.subTest(image=name):
+                self.assertEqual(self.live_digest("retained/app", images[name]), images[name])
+        self.assertEqual(self.live_digest("retained/web", "latest"), images["latest"])
+        stored = self.call("getRetentionPolicy", {"namespace": "retained"}, expect=200).json()
+        self.assertEqual(stored, {"namespace": "retained", "account": self.account_id, "images_per_repo": 1,
+                                  "retain_untagged": True})
+
+        # -1 without a threshold or retain_untagged removes the stored policy.
+        applied = self.call("setRetentionPolicy", body={"namespace": "retained", "images_per_repo": -1}, expect=201)
+        self.assertEqual(applied.json(), {"deleted": []})
+        stored = self.call("getRetentionPolicy", {"namespace": "retained"}, expect=200).json()
+        self.assertEqual((stored["images_per_repo"], stored["retain_untagged"]), (-1, False))
+        self.assert_account_mismatch_denied("setRetentionPolicy")
+        self.assert_statuses_covered("setRetentionPolicy")
+
+    def test_analyze_retention_policy(self):
+        self.berthd.create_namespace("analyzed")
+        images = self.push_retention_images("analyzed")
+        app, web = self.full("analyzed/app"), self.full("analyzed/web")
+
+        def references(repository, *names):
+            return [self.full(f"analyzed/{repository}@{images[name]}") for name in names]
+
+        def analyze(body, key=None, expect=200):
+            return self.call("analyzeRetentionPolicy", body=body, key=key, expect=expect)
+
+        self.assertEqual(analyze({"namespace": "analyzed", "images_per_repo": 1}).json(),
+                         {app: references("app", "untagged", "v1", "v2")})
+        self.assertEqual(analyze({"namespace": "analyzed", "images_per_repo": 1, "retain_untagged": True}).json(),
+                         {app: references("app", "v1", "v2")})
+        # Undated images and indexes with their children are never selected.
+        everything = {"namespace": self.full("analyzed"), "images_per_repo": 0, "retain_untagged": None,
+                      "deletion_threshold_days": None}
+        self.assertEqual(analyze(everything).json(),
+                         {app: references("app", "untagged", "v1", "v2", "v3"), web: references("web", "latest")})
+        # A threshold keeps the images younger than it, here v3 of 2022.
+        days = (datetime.datetime.now(datetime.timezone.utc)
+                - datetime.datetime(2021, 7, 1, tzinfo=datetime.timezone.utc)).days
+        younger_kept = analyze({"namespace": "analyzed", "images_per_repo": 0, "deletion_threshold_days": days})
+        self.assertEqual(younger_kept.json(),
+                         {app: references("app", "untagged", "v1", "v2"), web: references("web", "latest")})
+        self.assertEqual(analyze({"namespace": "analyzed", "images_per_repo": -1}).json(), {})
+        self.assertEqual(self.trash("analyzed"), {}, "analyzing deletes nothing")
+
+        # retention.analyze belongs to Reader and Manager, not Writer.
+        _, _, reader_key = self.service_id_with_key("analyze-reader", [("Reader", "")])
+        self.assertEqual(analyze({"namespace": "analyzed", "images_per_repo": 1}, key=reader_key).json(),
+                         {app: references("app", "untagged", "v1", "v2")})
+        _, _, writer_key = self.service_id_with_key("analyze-writer", [("Writer", "analyzed")])
+        denied = analyze({"namespace": "analyzed", "images_per_repo": 1}, key=writer_key, expect=403)
+        self.assert_denied_with_detail(denied, "analyzed", "retention.analyze")
+        analyze({"namespace": "analyzed", "images_per_repo": 1}, key=self.plain_key, expect=403)
+        missing = analyze({"namespace": "nosuchns", "images_per_repo": 1}, expect=403)
+        self.assertEqual(missing.json()["errors"][0]["detail"], {"namespace": "nosuchns"})
+        for raw in self.retention_bad_bodies("analyzed"):
+            with self.subTest(body=raw):
+                response = self.call("analyzeRetentionPolicy", raw_body=raw,
+                                     headers={"Content-Type": "application/json"}, expect=400)
+                self.assertEqual(response.error_codes(), ["BAD_REQUEST"])
+        self.assert_statuses_covered("analyzeRetentionPolicy")
 
 
 class LockoutTest(ConformanceTestCase):
