@@ -188,9 +188,10 @@ std::vector<RouteInfo> ManagementApi::routes() {
 }
 
 ManagementApi::ManagementApi(metadata::MetadataStore& metadata, storage::BlobStore& blobs, AccessGate& gate,
-                             ManagementSettings settings)
+                             lifecycle::QuotaEnforcer& quotas, ManagementSettings settings)
     : metadata_(metadata),
       gate_(gate),
+      quotas_(quotas),
       tenants_(metadata),
       facts_(metadata, blobs),
       retention_(metadata, facts_),

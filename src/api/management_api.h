@@ -48,7 +48,7 @@ struct RouteInfo {
 class ManagementApi {
  public:
   ManagementApi(metadata::MetadataStore& metadata, storage::BlobStore& blobs, AccessGate& gate,
-                ManagementSettings settings);
+                lifecycle::QuotaEnforcer& quotas, ManagementSettings settings);
 
   // Every operation, in the order the dispatcher tries their paths.
   static std::vector<RouteInfo> routes();
@@ -151,6 +151,7 @@ class ManagementApi {
 
   metadata::MetadataStore& metadata_;
   AccessGate& gate_;
+  lifecycle::QuotaEnforcer& quotas_;
   auth::Tenants tenants_;
   ImageFactsReader facts_;
   RetentionService retention_;

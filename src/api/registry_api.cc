@@ -30,8 +30,8 @@ std::string next_link(const std::string& path, const std::string& last, std::siz
 }  // namespace
 
 RegistryApi::RegistryApi(metadata::MetadataStore& metadata, storage::BlobStore& blobs, AccessGate& gate,
-                         RegistryLimits limits)
-    : metadata_(metadata), blobs_(blobs), gate_(gate), uploads_(metadata, blobs), quotas_(metadata), limits_(limits) {}
+                         lifecycle::QuotaEnforcer& quotas, RegistryLimits limits)
+    : metadata_(metadata), blobs_(blobs), gate_(gate), uploads_(metadata, blobs), quotas_(quotas), limits_(limits) {}
 
 void RegistryApi::handle(http::Exchange& exchange) {
   RegistryRoute route = match_registry_route(exchange.path());

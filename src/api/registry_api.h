@@ -30,7 +30,8 @@ struct RegistryLimits {
 
 class RegistryApi {
  public:
-  RegistryApi(metadata::MetadataStore& metadata, storage::BlobStore& blobs, AccessGate& gate, RegistryLimits limits);
+  RegistryApi(metadata::MetadataStore& metadata, storage::BlobStore& blobs, AccessGate& gate,
+              lifecycle::QuotaEnforcer& quotas, RegistryLimits limits);
 
   // Serves one request whose path starts with /v2. Throws core::Error for
   // every failure the client caused.
@@ -71,7 +72,7 @@ class RegistryApi {
   storage::BlobStore& blobs_;
   AccessGate& gate_;
   UploadSessions uploads_;
-  lifecycle::QuotaEnforcer quotas_;
+  lifecycle::QuotaEnforcer& quotas_;
   RegistryLimits limits_;
 };
 

@@ -10,10 +10,49 @@ namespace berth::lifecycle {
 std::optional<AccountQuotaState> QuotaEnforcer::state(const std::string& account_id) {
   auto account = metadata_.find_account(account_id);
   if (!account) return std::nullopt;
-  return AccountQuotaState{.account_id = account_id,
-                           .plan = account->plan,
-                           .limits = effective_limits(account->plan, metadata_.account_quota(account_id)),
-                           .usage = metadata_.account_usage(account_id, usage_month(core::unix_now()))};
+  std::int64_t now = core::unix_now();
+  flush_if_due(now);
+  std::string month = usage_month(now);
+  AccountQuotaState state{.account_id = account_id,
+                          .plan = account->plan,
+                          .limits = effective_limits(account->plan, metadata_.account_quota(account_id)),
+                          .usage = metadata_.account_usage(account_id, month)};
+  state.usage.traffic_bytes += buffered(account_id, month);
+  return state;
+}
+
+std::uint64_t QuotaEnforcer::buffered(const std::string& account_id, const std::string& month) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = buffer_.find({account_id, month});
+  return it == buffer_.end() ? 0 : it->second;
+}
+
+void QuotaEnforcer::flush_if_due(std::int64_t now) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (buffer_.empty() || now - last_flush_ < 1) return;
+  }
+  flush();
+}
+
+void QuotaEnforcer::flush() {
+  std::map<AccountMonth, std::uint64_t> pending;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending.swap(buffer_);
+    last_flush_ = core::unix_now();
+  }
+  for (auto it = pending.begin(); it != pending.end(); ++it) {
+    try {
+      metadata_.add_pull_traffic(it->first.first, it->first.second, it->second);
+    } catch (const std::exception& error) {
+      // Keep what was not written for the next attempt.
+      spdlog::error("traffic_flush_failed account={} error={}", it->first.first, error.what());
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto rest = it; rest != pending.end(); ++rest) buffer_[rest->first] += rest->second;
+      return;
+    }
+  }
 }
 
 void QuotaEnforcer::require_storage_room(const std::string& repository) {
@@ -40,7 +79,12 @@ void QuotaEnforcer::record_pull(const std::string& repository, std::uint64_t byt
   if (bytes == 0) return;
   auto account = metadata_.repository_account(repository);
   if (!account) return;
-  metadata_.add_pull_traffic(*account, usage_month(core::unix_now()), bytes);
+  std::int64_t now = core::unix_now();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    buffer_[{*account, usage_month(now)}] += bytes;
+  }
+  flush_if_due(now);
 }
 
 }  // namespace berth::lifecycle

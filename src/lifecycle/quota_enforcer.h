@@ -2,14 +2,23 @@
 // starts, and counts the pull traffic that blob downloads send. The checks
 // are check-then-act, as in the hosted registry Berth follows: an operation
 // that starts below the limit completes even if it ends above it.
+//
+// Traffic is buffered in memory and written to the metadata store at most
+// once a second, because a durable write per blob download would cost more
+// than the download itself. The figures this object returns include the
+// buffer; a crash loses at most the last second of traffic. One instance
+// serves the whole process.
 #pragma once
 
 #include "lifecycle/quota.h"
 #include "metadata/metadata_store.h"
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace berth::lifecycle {
 
@@ -37,9 +46,20 @@ class QuotaEnforcer {
   // Adds `bytes` of blob data sent from `repository` to its account's
   // traffic of the current month.
   void record_pull(const std::string& repository, std::uint64_t bytes);
+  // Writes the buffered traffic to the metadata store.
+  void flush();
 
  private:
+  using AccountMonth = std::pair<std::string, std::string>;
+
+  // Writes the buffer if the last write is at least a second old.
+  void flush_if_due(std::int64_t now);
+  std::uint64_t buffered(const std::string& account_id, const std::string& month);
+
   metadata::MetadataStore& metadata_;
+  std::mutex mutex_;
+  std::map<AccountMonth, std::uint64_t> buffer_;
+  std::int64_t last_flush_ = 0;
 };
 
 }  // namespace berth::lifecycle

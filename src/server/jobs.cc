@@ -47,8 +47,8 @@ void gauge(std::ostringstream& out, const char* name, const char* help) {
 
 }  // namespace
 
-std::string render_metrics(metadata::MetadataStore& metadata, const std::vector<lifecycle::JobSpec>& jobs) {
-  lifecycle::QuotaEnforcer quotas(metadata);
+std::string render_metrics(metadata::MetadataStore& metadata, lifecycle::QuotaEnforcer& quotas,
+                           const std::vector<lifecycle::JobSpec>& jobs) {
   std::vector<lifecycle::AccountQuotaState> states;
   for (const auto& account : metadata.list_accounts()) {
     if (auto state = quotas.state(account.id)) states.push_back(*state);

@@ -5,6 +5,7 @@
 #include "api/image_facts.h"
 #include "api/retention_service.h"
 #include "lifecycle/garbage_collector.h"
+#include "lifecycle/quota_enforcer.h"
 #include "lifecycle/scheduler.h"
 #include "metadata/metadata_store.h"
 #include "server/config.h"
@@ -41,7 +42,8 @@ std::string node_name();
 
 // The /metrics text: per-account storage, pull traffic and their quotas,
 // and the last run of each job.
-std::string render_metrics(metadata::MetadataStore& metadata, const std::vector<lifecycle::JobSpec>& jobs);
+std::string render_metrics(metadata::MetadataStore& metadata, lifecycle::QuotaEnforcer& quotas,
+                           const std::vector<lifecycle::JobSpec>& jobs);
 
 // berthd admin commands on the jobs; each returns the exit status.
 int admin_jobs(Jobs& jobs, metadata::MetadataStore& metadata, std::ostream& out);

@@ -89,9 +89,10 @@ int serve(const Config& config) {
                                          .tls = !config.tls_certificate.empty(),
                                          .failed_login_limit = static_cast<std::size_t>(config.auth_failed_login_limit),
                                          .failed_login_window_seconds = config.auth_failed_login_window_seconds});
-  api::RegistryApi registry(*stores.metadata, *stores.blobs, gate, limits);
+  lifecycle::QuotaEnforcer quotas(*stores.metadata);
+  api::RegistryApi registry(*stores.metadata, *stores.blobs, gate, quotas, limits);
   api::TokenEndpoint token_endpoint(gate);
-  api::ManagementApi management(*stores.metadata, *stores.blobs, gate,
+  api::ManagementApi management(*stores.metadata, *stores.blobs, gate, quotas,
                                 api::ManagementSettings{.region = config.region_name,
                                                         .domain = config.region_domain,
                                                         .tls = !config.tls_certificate.empty(),
@@ -100,7 +101,7 @@ int serve(const Config& config) {
   Jobs jobs(config, *stores.metadata, *stores.blobs);
   std::function<std::string()> metrics;
   if (config.metrics_enabled) {
-    metrics = [&stores, &jobs] { return render_metrics(*stores.metadata, jobs.scheduler().jobs()); };
+    metrics = [&stores, &jobs, &quotas] { return render_metrics(*stores.metadata, quotas, jobs.scheduler().jobs()); };
   }
   api::Router router(registry, token_endpoint, management, metrics);
 
@@ -147,6 +148,7 @@ int serve(const Config& config) {
   if (config.jobs_enabled) jobs.scheduler().start();
   server.run();
   jobs.scheduler().stop();
+  quotas.flush();
 
   // run() returns only after stop(); if it ended for another reason the
   // waiter still needs a signal to finish.
