@@ -102,10 +102,8 @@ bool RegistryApi::try_mount(http::Exchange& exchange, const std::string& name, c
     return false;
   }
 
-  metadata_.link_blob(name, *digest, blob->size);
-  if (!blobs_.stat(*digest)) {
+  if (!metadata_.link_blob_with_data(name, *digest, blob->size, "", [&] { return blobs_.stat(*digest).has_value(); })) {
     // Garbage collection removed the blob after the lookup; upload it anew.
-    metadata_.unlink_blob(name, *digest);
     return false;
   }
   spdlog::info("blob_mounted request_id={} repository={} from={} digest={}", exchange.request_id(), name, *from,

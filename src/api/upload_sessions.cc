@@ -37,23 +37,15 @@ Error unknown_upload(const std::string& id) {
 // or a long wait for the database's write lock), and the link has then
 // recorded a blob without data. The link touched the blob again, so data
 // that is present now stays for at least another grace period.
-void require_data_after_link(metadata::MetadataStore& metadata, storage::BlobStore& blobs,
-                             const std::string& repository, const core::Digest& digest) {
-  if (blobs.stat(digest)) return;
-  metadata::UnlinkBlobResult unlinked = metadata.unlink_blob(repository, digest);
-  if (unlinked.referenced_by) {
-    // NOTE: a manifest PUT that ran between the link and this check keeps
-    // the link, and its image pulls again only once a client uploads the blob.
-    spdlog::error("upload_data_collected_but_referenced repository={} digest={} manifest={}", repository,
-                  digest.str(), unlinked.referenced_by->str());
-  } else {
-    spdlog::warn("upload_data_collected repository={} digest={}", repository, digest.str());
-  }
-  throw Error(ErrorCode::kBlobUploadInvalid,
-              "garbage collection removed blob " + digest.str() +
-                  " while this upload stored it, because storing took longer than the grace period; upload the "
-                  "blob again",
-              {{"digest", digest.str()}});
+// The error for an upload whose data garbage collection removed between
+// recording the blob and linking it, which happens only when storing took
+// longer than the grace period.
+Error collected_during_upload(const core::Digest& digest) {
+  return Error(ErrorCode::kBlobUploadInvalid,
+               "garbage collection removed blob " + digest.str() +
+                   " while this upload stored it, because storing took longer than the grace period; upload the "
+                   "blob again",
+               {{"digest", digest.str()}});
 }
 
 }  // namespace
@@ -135,12 +127,15 @@ std::uint64_t UploadSessions::upload_whole(const std::string& repository, const 
                   {{"expected", digest.str()}, {"actual", actual.str()}});
     }
     // Recorded before the data moves into place, so that garbage
-    // collection leaves the data alone between the two steps unless they
-    // take longer than the grace period (see require_data_after_link).
+    // collection leaves the data alone between the steps; the link then
+    // checks the data inside its transaction, for steps slower than the
+    // grace period.
     metadata_.touch_blob(digest, size, core::unix_now());
     blobs_.commit_upload(id, digest);
-    metadata_.link_blob(repository, digest, size);
-    require_data_after_link(metadata_, blobs_, repository, digest);
+    if (!metadata_.link_blob_with_data(repository, digest, size, "", [&] { return blobs_.stat(digest).has_value(); })) {
+      spdlog::warn("upload_data_collected repository={} digest={}", repository, digest.str());
+      throw collected_during_upload(digest);
+    }
     return size;
   } catch (...) {
     try {
@@ -247,8 +242,13 @@ std::uint64_t UploadSessions::finish(const UploadRecord& session, const std::vec
   const core::Digest& digest = digests.front();
   metadata_.touch_blob(digest, size, core::unix_now());
   blobs_.commit_upload(session.id, digest);
-  metadata_.complete_upload(session.id, digest, size);
-  require_data_after_link(metadata_, blobs_, session.repository, digest);
+  if (!metadata_.link_blob_with_data(session.repository, digest, size, session.id,
+                                     [&] { return blobs_.stat(digest).has_value(); })) {
+    spdlog::warn("upload_data_collected repository={} digest={} upload={}", session.repository, digest.str(),
+                 session.id);
+    metadata_.delete_upload(session.id);
+    throw collected_during_upload(digest);
+  }
   return size;
 }
 

@@ -24,8 +24,9 @@ std::string blob_key(const std::string& repository, const core::Digest& digest) 
 
 }  // namespace
 
-CachedStore::CachedStore(std::unique_ptr<MetadataStore> inner, std::size_t max_bytes)
-    : owned_(std::move(inner)), inner_(*owned_), max_bytes_(max_bytes) {}
+CachedStore::CachedStore(std::unique_ptr<MetadataStore> inner, std::size_t max_bytes,
+                         std::chrono::steady_clock::duration max_age)
+    : owned_(std::move(inner)), inner_(*owned_), max_bytes_(max_bytes), max_age_(max_age) {}
 
 std::uint64_t CachedStore::generation() {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -36,6 +37,12 @@ std::optional<CachedStore::Value> CachedStore::lookup(const std::string& key) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = index_.find(key);
   if (it == index_.end()) return std::nullopt;
+  if (std::chrono::steady_clock::now() - it->second->stored_at > max_age_) {
+    bytes_ -= it->second->cost;
+    entries_.erase(it->second);
+    index_.erase(it);
+    return std::nullopt;
+  }
   entries_.splice(entries_.begin(), entries_, it->second);
   return it->second->value;
 }
@@ -45,7 +52,7 @@ void CachedStore::insert(const std::string& key, Value value, std::size_t cost, 
   std::lock_guard<std::mutex> lock(mutex_);
   // A write since the lookup began may have changed what was read.
   if (generation != generation_ || index_.contains(key)) return;
-  entries_.push_front(Entry{key, std::move(value), cost});
+  entries_.push_front(Entry{key, std::move(value), cost, std::chrono::steady_clock::now()});
   index_.emplace(key, entries_.begin());
   bytes_ += cost;
   evict_locked();

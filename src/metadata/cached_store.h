@@ -1,12 +1,14 @@
 // A MetadataStore decorator that keeps recently read manifests, tag
 // lookups and blob links in memory, so the hot pulls of a popular image
 // skip the database. Only found entries are cached; every write through
-// this store drops the entries it may change. Writes that bypass it (another
-// process on the same database) are not seen: the server owns its database.
+// this store drops the entries it may change. Writes that bypass it, such as
+// berthd admin jobs in another process on the same database, are seen once
+// the entries they affect reach their maximum age.
 #pragma once
 
 #include "metadata/metadata_store.h"
 
+#include <chrono>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -20,8 +22,10 @@ namespace berth::metadata {
 class CachedStore final : public MetadataStore {
  public:
   // Wraps and owns `inner`. `max_bytes` bounds the manifest bytes held
-  // (each entry also counts a fixed overhead).
-  CachedStore(std::unique_ptr<MetadataStore> inner, std::size_t max_bytes);
+  // (each entry also counts a fixed overhead); an entry older than
+  // `max_age` is read again.
+  CachedStore(std::unique_ptr<MetadataStore> inner, std::size_t max_bytes,
+              std::chrono::steady_clock::duration max_age = std::chrono::seconds(5));
 
   bool repository_exists(const std::string& repository) override { return inner_.repository_exists(repository); }
   NamePage list_repositories(const std::string& after, std::size_t limit) override {
@@ -33,6 +37,10 @@ class CachedStore final : public MetadataStore {
     inner_.link_blob(repository, digest, size);
   }
   UnlinkBlobResult unlink_blob(const std::string& repository, const core::Digest& digest) override;
+  bool link_blob_with_data(const std::string& repository, const core::Digest& digest, std::uint64_t size,
+                           const std::string& upload_id, const std::function<bool()>& data_present) override {
+    return inner_.link_blob_with_data(repository, digest, size, upload_id, data_present);
+  }
   std::vector<BlobRecord> list_blobs() override { return inner_.list_blobs(); }
 
   void create_upload(const UploadRecord& upload) override { inner_.create_upload(upload); }
@@ -212,6 +220,7 @@ class CachedStore final : public MetadataStore {
     std::string key;
     Value value;
     std::size_t cost;
+    std::chrono::steady_clock::time_point stored_at;
   };
 
   // Looks up `key`; returns nullopt on a miss. Moves a hit to the front.
@@ -232,6 +241,7 @@ class CachedStore final : public MetadataStore {
   std::unique_ptr<MetadataStore> owned_;
   MetadataStore& inner_;
   std::size_t max_bytes_;
+  std::chrono::steady_clock::duration max_age_;
 
   std::mutex mutex_;
   std::uint64_t generation_ = 0;

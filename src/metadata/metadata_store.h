@@ -274,6 +274,14 @@ class MetadataStore {
   // blob. `unlinked` is false if the repository did not link it or a
   // manifest references it (then `referenced_by` names one).
   virtual UnlinkBlobResult unlink_blob(const std::string& repository, const core::Digest& digest) = 0;
+  // Links the blob as link_blob does, and with a non-empty `upload_id`
+  // removes that upload session as complete_upload does, but only if
+  // `data_present` returns true when called inside the write transaction;
+  // otherwise returns false and changes nothing. Garbage collection removes
+  // data inside its own write transaction, so a blob linked this way either
+  // has its data or gets a fresh last-use time that collection respects.
+  virtual bool link_blob_with_data(const std::string& repository, const core::Digest& digest, std::uint64_t size,
+                                   const std::string& upload_id, const std::function<bool()>& data_present) = 0;
   // Every blob recorded (offline checks).
   virtual std::vector<BlobRecord> list_blobs() = 0;
 
@@ -424,7 +432,8 @@ class MetadataStore {
   // The trash entries of the repositories inside `namespaces`, oldest first.
   virtual std::vector<TrashEntry> list_trash(const std::vector<std::string>& namespaces) = 0;
   // Makes the manifest live again (a no-op if it is live) and points each
-  // of its trashed tags at it unless the tag is live. The entry leaves the
+  // of its trashed tags at it unless the tag is live on another manifest
+  // (a tag live on this one counts as restored). The entry leaves the
   // trash unless some tags were skipped; those stay in it.
   virtual RestoreOutcome restore_manifest(const std::string& repository, const core::Digest& digest) = 0;
   // Restores the manifest that `tag` pointed at when it was trashed (the
@@ -457,7 +466,8 @@ class MetadataStore {
   virtual std::optional<RetentionPolicy> find_retention_policy(const std::string& namespace_name) = 0;
   // Policies of the account's namespaces, or of every account when empty.
   virtual std::vector<RetentionPolicy> list_retention_policies(const std::string& account_id) = 0;
-  // Stores the policy; images_per_repo -1 with no threshold removes it.
+  // Stores the policy; images_per_repo -1 (keep all) removes it, because
+  // such a policy deletes nothing whatever its other settings.
   // False if the namespace does not exist.
   virtual bool set_retention_policy(const RetentionPolicy& policy) = 0;
 

@@ -192,6 +192,20 @@ void SqliteStore::link_blob(const std::string& repository, const Digest& digest,
   scope.commit();
 }
 
+bool SqliteStore::link_blob_with_data(const std::string& repository, const Digest& digest, std::uint64_t size,
+                                      const std::string& upload_id, const std::function<bool()>& data_present) {
+  WriteScope scope(*this);
+  auto& connection = scope.connection();
+  if (!data_present()) return false;
+  link_blob_in(connection, ensure_repository(connection, repository), digest, size);
+  if (!upload_id.empty()) {
+    auto remove = connection.prepare("DELETE FROM uploads WHERE id = ?");
+    remove.bind(1, upload_id).run();
+  }
+  scope.commit();
+  return true;
+}
+
 UnlinkBlobResult SqliteStore::unlink_blob(const std::string& repository, const Digest& digest) {
   WriteScope scope(*this);
   auto& connection = scope.connection();

@@ -38,6 +38,8 @@ class SqliteStore final : public MetadataStore {
   std::optional<BlobRecord> find_repository_blob(const std::string& repository, const core::Digest& digest) override;
   void link_blob(const std::string& repository, const core::Digest& digest, std::uint64_t size) override;
   UnlinkBlobResult unlink_blob(const std::string& repository, const core::Digest& digest) override;
+  bool link_blob_with_data(const std::string& repository, const core::Digest& digest, std::uint64_t size,
+                           const std::string& upload_id, const std::function<bool()>& data_present) override;
   std::vector<BlobRecord> list_blobs() override;
 
   void create_upload(const UploadRecord& upload) override;

@@ -72,6 +72,7 @@ const std::vector<Option>& options() {
       {"database.synchronous", string_option(&Config::database_synchronous)},
       {"database.connections", integer_option(&Config::database_connections, 1)},
       {"cache.max_bytes", integer_option(&Config::cache_max_bytes, 0)},
+      {"cache.max_age_seconds", integer_option(&Config::cache_max_age_seconds, 0)},
       {"auth.realm", string_option(&Config::auth_realm)},
       {"auth.service", string_option(&Config::auth_service)},
       {"auth.issuer", string_option(&Config::auth_issuer)},

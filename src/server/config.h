@@ -29,6 +29,7 @@ struct Config {
   std::string database_synchronous = "full";
   std::int64_t database_connections = 8;
   std::int64_t cache_max_bytes = 64 * 1024 * 1024;
+  std::int64_t cache_max_age_seconds = 5;
 
   // Token authentication (docs/iam.md).
   std::string auth_realm;  // empty: built from each request's Host

@@ -29,7 +29,8 @@ Stores open_stores(const Config& config) {
       .connections = static_cast<std::size_t>(config.database_connections),
       .synchronous = config.database_synchronous});
   stores.metadata = std::make_unique<metadata::CachedStore>(std::move(database),
-                                                            static_cast<std::size_t>(config.cache_max_bytes));
+                                                            static_cast<std::size_t>(config.cache_max_bytes),
+                                                            std::chrono::seconds(config.cache_max_age_seconds));
   return stores;
 }
 
