@@ -2,6 +2,7 @@
 // deleting images to the trash and restoring them, and retention policies.
 #include "api/json_response.h"
 #include "api/management_api.h"
+#include "auth/credentials.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "lifecycle/quota.h"
@@ -58,11 +59,18 @@ json retention_json(const std::string& ns, const std::string& account_id,
   return body;
 }
 
+// Throws 400 NAME_INVALID unless `ns` is a valid namespace name; a
+// retention policy belongs to a whole namespace, never to a repository.
+void require_namespace_name(const std::string& ns) {
+  if (auto problem = auth::namespace_name_problem(ns)) {
+    throw Error(ErrorCode::kNameInvalid, "invalid namespace name: " + *problem, {{"namespace", ns}});
+  }
+}
+
 }  // namespace
 
 lifecycle::AccountQuotaState ManagementApi::quota_state(const auth::Principal& caller) {
-  lifecycle::QuotaEnforcer enforcer(metadata_);
-  auto state = enforcer.state(caller.identity.account_id);
+  auto state = quotas_.state(caller.identity.account_id);
   if (!state) throw Error(ErrorCode::kNotFound, "the account " + caller.identity.account_id + " no longer exists");
   return *state;
 }
@@ -180,10 +188,14 @@ void ManagementApi::bulk_delete_images(Call& call) {
   if (body.is_discarded() || !body.is_array()) {
     throw Error(ErrorCode::kBadRequest, "the request body must be a JSON array of image references");
   }
+  // Every item is checked before any image is deleted, so a malformed
+  // request changes nothing.
+  for (const auto& item : body) {
+    if (!item.is_string()) throw Error(ErrorCode::kBadRequest, "every image reference must be a string");
+  }
   json success = json::array();
   json errors = json::object();
   for (const auto& item : body) {
-    if (!item.is_string()) throw Error(ErrorCode::kBadRequest, "every image reference must be a string");
     std::string text_reference = item.get<std::string>();
     try {
       ImageReference reference = parse_reference(text_reference);
@@ -271,6 +283,7 @@ lifecycle::RetentionRule ManagementApi::read_retention_request(Call& call, std::
     throw Error(ErrorCode::kBadRequest, "the field \"namespace\" is missing");
   }
   ns = strip_domain(it->get<std::string>(), settings_.domain);
+  require_namespace_name(ns);
   lifecycle::RetentionRule rule;
   auto images = integer_field(body, "images_per_repo");
   if (!images) throw Error(ErrorCode::kBadRequest, "the field \"images_per_repo\" is missing; -1 keeps all images");
@@ -308,6 +321,7 @@ void ManagementApi::list_retentions(Call& call) {
 
 void ManagementApi::get_retention(Call& call) {
   std::string ns = strip_domain(call.parameter, settings_.domain);
+  require_namespace_name(ns);
   gate_.require_action(call.exchange, call.principal(), ns, auth::Action::kRetentionGet);
   call.exchange.send(
       json_response(200, retention_json(ns, call.principal().identity.account_id, metadata_.find_retention_policy(ns))));
@@ -322,7 +336,10 @@ void ManagementApi::set_retention(Call& call) {
                                    .retain_untagged = rule.retain_untagged,
                                    .deletion_threshold_days = rule.deletion_threshold_days};
   if (!metadata_.set_retention_policy(policy)) {
-    throw Error(ErrorCode::kNotFound, "the namespace '" + ns + "' does not exist", {{"namespace", ns}});
+    // The namespace was deleted after the access check; checking again
+    // gives the registry's answer for a missing namespace.
+    gate_.require_action(call.exchange, call.principal(), ns, auth::Action::kRetentionSet);
+    throw core::InternalError("namespace " + ns + " is missing from the store but passes the access check");
   }
   auto deleted = retention_.apply(ns, rule, core::unix_now());
   spdlog::info("retention_set request_id={} identity={} namespace={} images_per_repo={} retain_untagged={} "

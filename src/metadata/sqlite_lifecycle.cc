@@ -156,7 +156,7 @@ bool SqliteStore::set_retention_policy(const RetentionPolicy& policy) {
     query.bind(1, policy.namespace_name);
     if (!query.step()) return false;
   }
-  if (policy.images_per_repo < 0 && policy.deletion_threshold_days == 0 && !policy.retain_untagged) {
+  if (policy.images_per_repo < 0) {
     auto remove = connection.prepare("DELETE FROM retention_policies WHERE namespace_name = ?");
     remove.bind(1, policy.namespace_name).run();
   } else {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 namespace berth::metadata {
@@ -224,6 +225,16 @@ bool tag_is_live(SqliteConnection& connection, std::int64_t repository, const st
   return query.step();
 }
 
+// The digest a live tag points at, or nullopt if the tag is not live.
+std::optional<std::string> live_tag_digest(SqliteConnection& connection, std::int64_t repository,
+                                           const std::string& tag) {
+  auto query = connection.prepare(
+      "SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ? AND t.name = ?");
+  query.bind(1, repository).bind(2, tag);
+  if (!query.step()) return std::nullopt;
+  return query.column_text(0);
+}
+
 void point_tag(SqliteConnection& connection, std::int64_t repository, const std::string& tag, const std::string& digest) {
   auto insert = connection.prepare(
       "INSERT INTO tags (repository_id, name, manifest_id, updated_at) "
@@ -321,7 +332,11 @@ RestoreOutcome SqliteStore::restore_manifest(const std::string& repository, cons
 
   make_live(connection, *repository_id, entry, digest.str());
   for (const auto& tag : tags) {
-    if (tag_is_live(connection, *repository_id, tag)) {
+    auto live = live_tag_digest(connection, *repository_id, tag);
+    if (live && *live == digest.str()) {
+      // Someone pushed the same image with this tag again meanwhile.
+      outcome.restored.push_back(tag);
+    } else if (live) {
       outcome.skipped.push_back(tag);
     } else {
       point_tag(connection, *repository_id, tag, digest.str());

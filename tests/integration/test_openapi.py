@@ -1319,10 +1319,11 @@ class LifecycleApiTest(ConformanceTestCase):
                 response = self.call("bulkDeleteImages", raw_body=raw, headers={"Content-Type": "application/json"},
                                      expect=400)
                 self.assertEqual(response.error_codes(), ["BAD_REQUEST"])
-        # The images before an item that is not a string are deleted anyway.
-        partial = f"lifecycle/bulk@{self.push('lifecycle/bulk', 'partial')}"
-        self.call("bulkDeleteImages", body=[partial, 5], check_request=False, expect=400)
-        self.assertIsNone(self.live_digest("lifecycle/bulk", "partial"))
+        # Every item is checked first, so an item that is not a string
+        # leaves the images before it alone.
+        digest = self.push('lifecycle/bulk', 'partial')
+        self.call("bulkDeleteImages", body=[f"lifecycle/bulk@{digest}", 5], check_request=False, expect=400)
+        self.assertEqual(self.live_digest("lifecycle/bulk", "partial"), digest)
         self.assert_account_mismatch_denied("bulkDeleteImages")
         self.assert_statuses_covered("bulkDeleteImages")
 
@@ -1519,11 +1520,11 @@ class LifecycleApiTest(ConformanceTestCase):
                 response = self.call("setRetentionPolicy", raw_body=raw, headers={"Content-Type": "application/json"},
                                      expect=400)
                 self.assertEqual(response.error_codes(), ["BAD_REQUEST"])
-        # A repository name passes the access check on its namespace, but no
-        # namespace of that name exists.
-        not_found = self.call("setRetentionPolicy", body={"namespace": "retained/app", "images_per_repo": 0},
-                              expect=404)
-        self.assertEqual(not_found.json()["errors"][0]["detail"], {"namespace": "retained/app"})
+        # A policy belongs to a whole namespace, never to a repository.
+        invalid = self.call("setRetentionPolicy", body={"namespace": "retained/app", "images_per_repo": 0},
+                            expect=400)
+        self.assertEqual(invalid.error_codes(), ["NAME_INVALID"])
+        self.assertEqual(invalid.json()["errors"][0]["detail"], {"namespace": "retained/app"})
         self.assertEqual(self.trash("retained"), {}, "rejected requests delete nothing")
 
         # A threshold of 100 years keeps every image, even with images_per_repo 0.

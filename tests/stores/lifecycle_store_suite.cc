@@ -1105,7 +1105,7 @@ TEST_P(MetadataStoreContract, RetentionPolicyStoredAndListed) {
   ASSERT_TRUE(store().set_retention_policy(
       RetentionPolicy{.namespace_name = "alpha", .images_per_repo = 5, .retain_untagged = true}));
   ASSERT_TRUE(store().set_retention_policy(
-      RetentionPolicy{.namespace_name = "alpha2", .images_per_repo = -1, .deletion_threshold_days = 30}));
+      RetentionPolicy{.namespace_name = "alpha2", .images_per_repo = 3, .deletion_threshold_days = 30}));
   ASSERT_TRUE(store().set_retention_policy(RetentionPolicy{.namespace_name = "beta", .images_per_repo = 1}));
 
   auto alpha = store().find_retention_policy("alpha");
@@ -1118,7 +1118,7 @@ TEST_P(MetadataStoreContract, RetentionPolicyStoredAndListed) {
   EXPECT_GT(alpha->updated_at, 0);
   auto alpha2 = store().find_retention_policy("alpha2");
   ASSERT_TRUE(alpha2.has_value());
-  EXPECT_EQ(alpha2->images_per_repo, -1);
+  EXPECT_EQ(alpha2->images_per_repo, 3);
   EXPECT_FALSE(alpha2->retain_untagged);
   EXPECT_EQ(alpha2->deletion_threshold_days, 30);
 
@@ -1150,7 +1150,11 @@ TEST_P(MetadataStoreContract, RetentionPolicyReplacedAndRemoved) {
   EXPECT_FALSE(replaced->retain_untagged);
 
   // Keeping every image with no threshold is no policy.
-  ASSERT_TRUE(store().set_retention_policy(RetentionPolicy{.namespace_name = "alpha", .images_per_repo = -1}));
+  // Keeping all images deletes nothing whatever the other settings, so it
+  // removes the policy.
+  ASSERT_TRUE(store().set_retention_policy(
+      RetentionPolicy{.namespace_name = "alpha", .images_per_repo = -1, .retain_untagged = true,
+                      .deletion_threshold_days = 7}));
   EXPECT_EQ(store().find_retention_policy("alpha"), std::nullopt);
   EXPECT_THAT(store().list_retention_policies(kAccountA), IsEmpty());
 }
