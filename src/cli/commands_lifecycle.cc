@@ -190,12 +190,25 @@ void add_plan_commands(CLI::App& app, Context& context) {
       return;
     }
     client.call("PATCH", "/api/v1/plans", {}, json{{"plan", name}}.dump());
-    context.out << "Your account is now on the '" << name << "' plan.\n\nOK\n";
+    context.out << "Your account is now on the '" << name << "' plan.\n";
+    // Custom quotas outlive the upgrade; say which ones still limit the account.
+    nlohmann::ordered_json quotas = quota_output(client.get_json("/api/v1/quotas"));
+    std::vector<std::string> kept;
+    if (quotas["limit"]["store"].get<std::int64_t>() >= 0) {
+      kept.push_back("storage " + format_limit(quotas["limit"]["store"]) + " ('berth quota-set --storage -1' removes it)");
+    }
+    if (quotas["limit"]["traffic"].get<std::int64_t>() >= 0) {
+      kept.push_back("pull traffic " + format_limit(quotas["limit"]["traffic"]) +
+                     " ('berth quota-set --traffic -1' removes it)");
+    }
+    for (const auto& line : kept) context.out << "Your own quota still applies: " << line << ".\n";
+    context.out << "\nOK\n";
   });
 
   auto* quota = app.add_subcommand("quota", "Show the storage and pull traffic quotas and this month's usage.");
   auto quota_output_format = add_output_option(quota);
-  quota->footer("Values are in decimal units (1 MB = 1000000 bytes). Pull traffic counts the current month (UTC).\n"
+  quota->footer("Values are in megabytes of 1048576 bytes, as quota-set takes them, and 1 GB is 1000 MB. Pull traffic "
+                "counts the current month (UTC).\n"
                 "--output json prints bytes, with -1 for an unlimited quota.");
   quota->callback([&context, quota_output_format] {
     bool as_json = wants_json(*quota_output_format);
@@ -210,7 +223,7 @@ void add_plan_commands(CLI::App& app, Context& context) {
       context.out << quotas.dump(2) << '\n';
       return;
     }
-    auto used = [](std::int64_t bytes) { return human_size(static_cast<std::uint64_t>(std::max<std::int64_t>(0, bytes))); };
+    auto used = [](std::int64_t bytes) { return format_limit(std::max<std::int64_t>(0, bytes)); };
     Table table({"QUOTA", "LIMIT", "USED"});
     table.add_row({"Pull traffic", format_limit(quotas["limit"]["traffic"]), used(quotas["usage"]["traffic"])});
     table.add_row({"Storage", format_limit(quotas["limit"]["store"]), used(quotas["usage"]["store"])});
@@ -234,7 +247,7 @@ void add_plan_commands(CLI::App& app, Context& context) {
     if (traffic_option->count() > 0) traffic_megabytes = parse_quota_megabytes(*traffic, "--traffic");
     if (!storage_megabytes && !traffic_megabytes) {
       throw Failure("Give --storage MB, --traffic MB or both, in megabytes of 1048576 bytes (-1 for unlimited), as "
-                    "in 'berth quota-set --storage 600 --traffic 7000'.");
+                    "in 'berth quota-set --storage 500 --traffic 5000'.");
     }
     ApiClient& client = context.client();
     json request = json::object();

@@ -105,7 +105,10 @@ std::string quota_setting_summary(const std::optional<std::int64_t>& storage_meg
 
 std::string format_limit(std::int64_t bytes) {
   if (bytes < 0) return "Unlimited";
-  return human_size(static_cast<std::uint64_t>(bytes));
+  // Quotas are set in megabytes of 1048576 bytes, so the table counts in
+  // those: the lite plan's 536870912 bytes show as 512 MB, as set.
+  double megabytes = static_cast<double>(bytes) / 1048576.0;
+  return human_size(static_cast<std::uint64_t>(megabytes * 1'000'000.0 + 0.5));
 }
 
 ordered_json quota_output(const json& quotas) {
@@ -129,9 +132,10 @@ std::string retention_policy_message(std::string_view namespace_name, std::int64
   std::string name(namespace_name);
   if (images_per_repo < 0) return "The retention policy to keep all images in " + name + " is set.";
   std::string message = "A scheduled retention policy is set that keeps " + std::to_string(images_per_repo) +
-                        " images in each repository in " + name;
+                        (images_per_repo == 1 ? " image" : " images") + " in each repository in " + name;
   if (deletion_threshold_days > 0) {
-    message += ", with a deletion threshold of " + std::to_string(deletion_threshold_days) + " days,";
+    message += ", with a deletion threshold of " + std::to_string(deletion_threshold_days) +
+               (deletion_threshold_days == 1 ? " day," : " days,");
   }
   return message + " and retain-untagged is set to " + (retain_untagged ? "true" : "false") + ".";
 }

@@ -18,7 +18,9 @@ nlohmann::json CollectionReport::to_json() const {
           {"bytes_removed", bytes_removed},
           {"orphans_removed", orphans_removed},
           {"orphan_bytes_removed", orphan_bytes_removed},
-          {"blobs_in_use", blobs_in_use}};
+          {"blobs_back_in_use", blobs_back_in_use},
+          {"blobs_in_grace", blobs_in_grace},
+          {"bytes_in_grace", bytes_in_grace}};
 }
 
 nlohmann::json UploadPurgeReport::to_json() const {
@@ -34,7 +36,7 @@ CollectionReport GarbageCollector::collect(const CollectionOptions& options, std
     for (const auto& blob : metadata_.unreferenced_blobs(cutoff, static_cast<std::size_t>(-1))) {
       ++report.blobs_removed;
       report.bytes_removed += blob.size;
-      spdlog::info("gc_would_remove digest={} size={}", blob.digest.str(), blob.size);
+      report.would_remove.emplace_back(blob, "no image uses it");
     }
   } else {
     // Each pass takes the oldest candidates; a candidate that is in use
@@ -50,7 +52,7 @@ CollectionReport GarbageCollector::collect(const CollectionOptions& options, std
         bool removed = metadata_.collect_blob(blob.digest, cutoff, [&] { blobs_.remove(blob.digest); });
         if (!removed) {
           kept.insert(blob.digest.str());
-          ++report.blobs_in_use;
+          ++report.blobs_back_in_use;
           continue;
         }
         ++report.blobs_removed;
@@ -61,6 +63,13 @@ CollectionReport GarbageCollector::collect(const CollectionOptions& options, std
     }
   }
 
+  // Unreferenced blobs younger than the grace period, which a later run
+  // removes unless a push uses them first.
+  for (const auto& blob : metadata_.unreferenced_blobs(now + 1, static_cast<std::size_t>(-1))) {
+    if (blob.touched_at < cutoff) continue;
+    ++report.blobs_in_grace;
+    report.bytes_in_grace += blob.size;
+  }
   // Data the metadata store has no record of: left by a crash between the
   // steps of an upload or of a removal.
   std::set<std::string> recorded;
@@ -73,6 +82,7 @@ CollectionReport GarbageCollector::collect(const CollectionOptions& options, std
     if (options.dry_run) {
       ++report.orphans_removed;
       report.orphan_bytes_removed += size;
+      report.would_remove.emplace_back(metadata::BlobRecord{.digest = digest, .size = size}, "data without a record");
       continue;
     }
     bool removed = metadata_.collect_orphan_data(digest, [&] { return blobs_.remove(digest); });

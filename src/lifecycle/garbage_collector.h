@@ -13,6 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace berth::lifecycle {
 
@@ -27,7 +30,14 @@ struct CollectionReport {
   std::uint64_t bytes_removed = 0;
   std::size_t orphans_removed = 0;  // data without a record
   std::uint64_t orphan_bytes_removed = 0;
-  std::size_t blobs_in_use = 0;  // records left because a manifest references them or they are recent
+  // Candidates that a push or mount used again between the listing and
+  // their removal, so they stayed.
+  std::size_t blobs_back_in_use = 0;
+  // Unreferenced blobs still inside the grace period, left for a later run.
+  std::size_t blobs_in_grace = 0;
+  std::uint64_t bytes_in_grace = 0;
+  // With dry_run: what a real run would remove, and why.
+  std::vector<std::pair<metadata::BlobRecord, std::string>> would_remove;
 
   nlohmann::json to_json() const;
 };

@@ -34,11 +34,12 @@ std::optional<std::string> quota_problem(std::string_view plan, std::string_view
   Limits limits = plan_limits(plan).value_or(kLite);
   std::int64_t ceiling = what == "storage" ? limits.storage_bytes : limits.traffic_bytes;
   if (ceiling == kUnlimited) return std::nullopt;
-  if (bytes == kUnlimited || bytes > ceiling) {
-    std::string requested = bytes == kUnlimited ? "unlimited" : std::to_string(bytes / kMegabyte) + " MB";
-    return "The " + std::string(what) + " quota of " + requested + " is above the " + std::string(plan) +
-           " plan's limit of " + std::to_string(ceiling / kMegabyte) +
-           " MB. Set a lower quota, or upgrade the plan with 'berth plan-upgrade'.";
+  std::string advice = " plan's limit of " + std::to_string(ceiling / kMegabyte) +
+                       " MB. Set a lower quota, or upgrade the plan with 'berth plan-upgrade'.";
+  if (bytes == kUnlimited) return "An unlimited " + std::string(what) + " quota is above the " + std::string(plan) + advice;
+  if (bytes > ceiling) {
+    return "The " + std::string(what) + " quota of " + std::to_string(bytes / kMegabyte) + " MB is above the " +
+           std::string(plan) + advice;
   }
   return std::nullopt;
 }

@@ -24,6 +24,8 @@ struct BlobRecord {
   // reference the blob, and repositories that link it.
   std::int64_t ref_count = 0;
   std::int64_t links = 0;
+  // Filled in by unreferenced_blobs() only: the last upload, link or mount.
+  std::int64_t touched_at = 0;
 };
 
 struct ManifestRecord {
@@ -437,7 +439,9 @@ class MetadataStore {
   // trash unless some tags were skipped; those stay in it.
   virtual RestoreOutcome restore_manifest(const std::string& repository, const core::Digest& digest) = 0;
   // Restores the manifest that `tag` pointed at when it was trashed (the
-  // newest entry with that tag) and points the tag at it. The entry keeps
+  // newest entry with that tag) and points the tag at it. kTagLive when
+  // the tag is live on another manifest; live on this one, it counts as
+  // restored. The entry keeps
   // its other tags and leaves the trash when none is left.
   virtual RestoreTagResult restore_tag(const std::string& repository, const std::string& tag) = 0;
   // Removes every entry trashed before `trashed_before` for good; returns

@@ -188,7 +188,8 @@ void SqliteStore::touch_blob(const Digest& digest, std::uint64_t size, std::int6
 std::vector<BlobRecord> SqliteStore::unreferenced_blobs(std::int64_t touched_before, std::size_t limit) {
   Lease lease(*this);
   auto query = lease->prepare(
-      "SELECT digest, size, created_at FROM blobs WHERE ref_count = 0 AND touched_at < ? ORDER BY touched_at LIMIT ?");
+      "SELECT digest, size, created_at, touched_at FROM blobs WHERE ref_count = 0 AND touched_at < ? "
+      "ORDER BY touched_at LIMIT ?");
   query.bind(1, touched_before).bind(2, probe_limit(limit) - 1);
   std::vector<BlobRecord> out;
   while (query.step()) {
@@ -196,7 +197,8 @@ std::vector<BlobRecord> SqliteStore::unreferenced_blobs(std::int64_t touched_bef
     if (!digest) throw InternalError("the database contains a malformed digest \"" + query.column_text(0) + "\"");
     out.push_back({.digest = *digest,
                    .size = static_cast<std::uint64_t>(query.column_int(1)),
-                   .created_at = query.column_int(2)});
+                   .created_at = query.column_int(2),
+                   .touched_at = query.column_int(3)});
   }
   return out;
 }

@@ -219,12 +219,6 @@ void restore_children_trashed_elsewhere(SqliteConnection& connection, std::int64
   }
 }
 
-bool tag_is_live(SqliteConnection& connection, std::int64_t repository, const std::string& tag) {
-  auto query = connection.prepare("SELECT 1 FROM tags WHERE repository_id = ? AND name = ?");
-  query.bind(1, repository).bind(2, tag);
-  return query.step();
-}
-
 // The digest a live tag points at, or nullopt if the tag is not live.
 std::optional<std::string> live_tag_digest(SqliteConnection& connection, std::int64_t repository,
                                            const std::string& tag) {
@@ -367,10 +361,13 @@ RestoreTagResult SqliteStore::restore_tag(const std::string& repository, const s
     digest = query.column_text(1);
     tags = parse_tags(query.column_text(2));
   }
-  if (tag_is_live(connection, *repository_id, tag)) return RestoreTagResult::kTagLive;
+  auto live = live_tag_digest(connection, *repository_id, tag);
+  if (live && *live != digest) return RestoreTagResult::kTagLive;
 
+  // A tag that points at this very manifest again (pushed or moved back
+  // meanwhile) only leaves the trash.
   make_live(connection, *repository_id, entry, digest);
-  point_tag(connection, *repository_id, tag, digest);
+  if (!live) point_tag(connection, *repository_id, tag, digest);
   tags.erase(std::remove(tags.begin(), tags.end(), tag), tags.end());
   keep_tags(connection, entry, tags);
   scope.commit();

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <map>
 #include <sstream>
 
 namespace berth::server {
@@ -88,19 +89,43 @@ std::string render_metrics(metadata::MetadataStore& metadata, lifecycle::QuotaEn
     out << "berth_job_last_run_duration_seconds{job=\"" << run.job << "\"} " << run.finished_at - run.started_at << "\n";
   }
   // The counts of the last garbage collection, one series per count.
+  static const std::map<std::string, const char*> kGcHelp = {
+      {"blobs_removed", "Unreferenced blobs the last garbage collection removed."},
+      {"bytes_removed", "Bytes of the unreferenced blobs the last garbage collection removed."},
+      {"orphans_removed", "Files without a metadata record the last garbage collection removed."},
+      {"orphan_bytes_removed", "Bytes of the files without a record the last garbage collection removed."},
+      {"blobs_back_in_use", "Candidates that a push used again while the last garbage collection ran."},
+      {"blobs_in_grace", "Unreferenced blobs the last garbage collection left because of the grace period."},
+      {"bytes_in_grace", "Bytes of the unreferenced blobs left because of the grace period."},
+  };
   for (const auto& run : runs) {
     if (run.job != "gc") continue;
     auto counts = nlohmann::json::parse(run.result_json, nullptr, false);
     if (!counts.is_object()) continue;
     for (const auto& [key, value] : counts.items()) {
-      if (!value.is_number()) continue;
+      auto help = kGcHelp.find(key);
+      if (!value.is_number() || help == kGcHelp.end()) continue;
       std::string name = "berth_gc_last_" + key;
-      gauge(out, name.c_str(), "A count of the last garbage collection run.");
+      gauge(out, name.c_str(), help->second);
       out << name << " " << value.dump() << "\n";
     }
   }
   return out.str();
 }
+
+namespace {
+
+std::string count_of(std::uint64_t count, const char* one, const char* many) {
+  return std::to_string(count) + " " + (count == 1 ? one : many);
+}
+
+void print_grace(std::ostream& out, std::uint64_t blobs, std::uint64_t bytes, std::int64_t grace_seconds) {
+  if (blobs == 0) return;
+  out << count_of(blobs, "unused blob", "unused blobs") << " (" << bytes << " bytes) wait out the grace period of "
+      << grace_seconds << " s (gc.grace_seconds) and go in a later run unless an image uses them first.\n";
+}
+
+}  // namespace
 
 int admin_jobs(Jobs& jobs, metadata::MetadataStore& metadata, std::ostream& out) {
   out << "JOB            INTERVAL   LAST FINISHED         RESULT\n";
@@ -121,6 +146,13 @@ int admin_job_run(Jobs& jobs, const std::string& name, std::ostream& out, std::o
     case lifecycle::JobOutcome::kFinished:
       out << name << " finished in " << result.run.finished_at - result.run.started_at << " s: " << result.run.result_json
           << "\n";
+      if (name == "gc") {
+        auto counts = nlohmann::json::parse(result.run.result_json, nullptr, false);
+        out << "Removed " << count_of(counts.value("blobs_removed", 0), "unreferenced blob", "unreferenced blobs")
+            << " (" << counts.value("bytes_removed", 0) << " bytes) and "
+            << count_of(counts.value("orphans_removed", 0), "file", "files") << " without a record ("
+            << counts.value("orphan_bytes_removed", 0) << " bytes).\n";
+      }
       return 0;
     case lifecycle::JobOutcome::kBusy:
       err << "berthd: " << name << " is running on another node or process now; try again when it has finished\n";
@@ -135,11 +167,18 @@ int admin_job_run(Jobs& jobs, const std::string& name, std::ostream& out, std::o
   return 2;
 }
 
+
 int admin_gc_dry_run(Jobs& jobs, const Config& config, std::ostream& out) {
   lifecycle::CollectionReport report = jobs.collector().collect(
       lifecycle::CollectionOptions{.grace_seconds = config.gc_grace_seconds, .dry_run = true}, core::unix_now());
-  out << "Would remove " << report.blobs_removed << " unreferenced blobs (" << report.bytes_removed << " bytes) and "
-      << report.orphans_removed << " files without records (" << report.orphan_bytes_removed << " bytes).\n";
+  for (const auto& [blob, reason] : report.would_remove) {
+    out << blob.digest.str() << "  " << blob.size << " bytes  " << reason << "\n";
+  }
+  out << "Would remove " << count_of(report.blobs_removed, "unreferenced blob", "unreferenced blobs") << " ("
+      << report.bytes_removed << " bytes) and " << count_of(report.orphans_removed, "file", "files")
+      << " without a record (" << report.orphan_bytes_removed << " bytes).\n";
+  print_grace(out, report.blobs_in_grace, report.bytes_in_grace, config.gc_grace_seconds);
+  out << "Images in the trash keep their blobs until their 30 days are over.\n";
   return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <iostream>
 
 #ifndef BERTH_VERSION
@@ -93,6 +94,14 @@ int main(int argc, char** argv) {
 
   try {
     if (verify->parsed()) return server::verify_store(config, deep, std::cout);
+    bool job_command = gc->parsed() || job_run->parsed() || jobs_list->parsed();
+    if (job_command && !std::filesystem::exists(std::filesystem::path(config.data_dir) / "berth.db")) {
+      // Opening the stores would create an empty one, and its jobs would
+      // find nothing to do; a mistyped path must fail instead.
+      std::cerr << "berthd: " << config.data_dir << " is not a Berth data directory (it has no berth.db); pass the "
+                << "one berthd uses with --data DIR\n";
+      return 2;
+    }
     if (admin->parsed()) {
       server::Stores stores = server::open_stores(config);
       metadata::MetadataStore& store = *stores.metadata;

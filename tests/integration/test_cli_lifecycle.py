@@ -102,8 +102,8 @@ class PlansAndQuotas(LifecycleTestCase):
         self.assert_ok_output(out, "Getting quotas and usage for the current month, for account 'default'...")
         self.assertEqual(self.table(out, header=True), ["QUOTA", "LIMIT", "USED"])
         rows = {row[0]: row[1:] for row in self.table(out)}
-        self.assertEqual(rows["Pull traffic"][0], "5.37 GB")
-        self.assertEqual(rows["Storage"][0], "537 MB")
+        self.assertEqual(rows["Pull traffic"][0], "5.12 GB")
+        self.assertEqual(rows["Storage"][0], "512 MB")
         quota = json.loads(self.berth_ok("quota", "-o", "json"))
         self.assertEqual(set(quota), {"usage", "limit"})
         self.assertEqual(quota["limit"], {"traffic": 5120 * MEGABYTE, "store": 512 * MEGABYTE})
@@ -391,7 +391,7 @@ class Retention(LifecycleTestCase):
         v1, v2 = self.make_repository("ret-policy", ["2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z"])
         out = self.berth_ok("retention-policy-set", "--images", "1", "-f", "ret-policy")
         self.assertIn("\nFound 1 image to delete.\n\nDeleting 1 image...\n\nSuccessfully deleted 1 image.\n", out)
-        self.assertIn("A scheduled retention policy is set that keeps 1 images in each repository in ret-policy and "
+        self.assertIn("A scheduled retention policy is set that keeps 1 image in each repository in ret-policy and "
                       "retain-untagged is set to false.\n\nOK\n", out)
         self.assertEqual(self.digests("ret-policy"), {self.full(f"ret-policy/app@{v2}"): ["v2"]})
 

@@ -5,13 +5,15 @@ scheduler inside berthd, and the metrics of the last runs.
 Ages are made by moving times back in the database and on the upload
 files, so no test waits for a real day."""
 
+import hashlib
 import json
 import os
 import sqlite3
+import subprocess
 import time
 import unittest
 
-from harness import BerthdTestCase
+from harness import BERTHD, BerthdTestCase
 
 DAY = 86400
 
@@ -54,7 +56,8 @@ class JobsTestCase(BerthdTestCase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         prefix = f"{name} finished in "
         self.assertTrue(result.stdout.startswith(prefix), result.stdout)
-        return json.loads(result.stdout.split(": ", 1)[1])
+        first_line = result.stdout.splitlines()[0]
+        return json.loads(first_line.split(": ", 1)[1])
 
 
 class UploadPurgeTest(JobsTestCase):
@@ -125,6 +128,54 @@ class LeaseTest(JobsTestCase):
         self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
         self.assertIn("unknown job 'vacuum'", result.stderr)
         self.assertIn("gc, uploads-purge, trash-expiry and retention", result.stderr)
+
+
+class GcOutputTest(JobsTestCase):
+    """`berthd admin gc` says what it removed, and --dry-run what it would."""
+
+    berthd_env = {"BERTH_JOBS_ENABLED": "false", "BERTH_GC_GRACE_SECONDS": "3600"}
+
+    def push_unused_blob(self, repository, data):
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        pushed = self.berthd.request("POST", f"/v2/{repository}/blobs/uploads/?digest={digest}", body=data,
+                                     headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(pushed.status, 201, pushed)
+        return digest
+
+    def test_dry_run_lists_digests_and_grace(self):
+        old = self.push_unused_blob("jobs/gc", b"old unused blob")
+        young = self.push_unused_blob("jobs/gc", b"young unused blob")
+        with self.database() as connection:
+            connection.execute("UPDATE blobs SET touched_at = touched_at - 7200 WHERE digest = ?", (old,))
+
+        result = self.berthd.admin("gc", "--dry-run")
+
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(f"{old}  15 bytes  no image uses it", result.stdout)
+        self.assertNotIn(young, result.stdout)
+        self.assertIn("Would remove 1 unreferenced blob (15 bytes) and 0 files without a record (0 bytes).",
+                      result.stdout)
+        self.assertIn("1 unused blob (17 bytes) wait out the grace period of 3600 s", result.stdout)
+        self.assertEqual(self.berthd.request("HEAD", f"/v2/jobs/gc/blobs/{old}").status, 200,
+                         "a dry run removes nothing")
+
+        removed = self.berthd.admin("gc")
+
+        self.assertEqual(removed.returncode, 0, removed.stderr)
+        self.assertIn("Removed 1 unreferenced blob (15 bytes) and 0 files without a record (0 bytes).",
+                      removed.stdout)
+        self.assertIn('"blobs_in_grace":1', removed.stdout)
+
+    def test_missing_data_directory_is_rejected(self):
+        for command in (("gc", "--dry-run"), ("jobs",), ("job-run", "gc")):
+            with self.subTest(command=command):
+                missing = self.berthd.data_dir.parent / "no-such-data"
+                result = subprocess.run([str(BERTHD), "admin", *command, "--data", str(missing)],
+                                        capture_output=True, text=True, timeout=60,
+                                        env=self.berthd.environment())
+                self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
+                self.assertIn("is not a Berth data directory (it has no berth.db)", result.stderr)
+                self.assertFalse(missing.exists(), "a mistyped path must not become a data directory")
 
 
 class JobListingTest(JobsTestCase):

@@ -535,7 +535,7 @@ class PlanLimitsTest(QuotaTestCase):
                 ({"traffic_megabytes": 5121},
                  f"The traffic quota of 5121 MB is above the lite plan's limit of 5120 MB. {upgrade_hint}"),
                 ({"storage_megabytes": -1},
-                 f"The storage quota of unlimited is above the lite plan's limit of 512 MB. {upgrade_hint}"),
+                 f"An unlimited storage quota is above the lite plan's limit of 512 MB. {upgrade_hint}"),
                 ({"storage_megabytes": 10, "traffic_megabytes": 6000},
                  f"The traffic quota of 6000 MB is above the lite plan's limit of 5120 MB. {upgrade_hint}")):
             with self.subTest(body=body):

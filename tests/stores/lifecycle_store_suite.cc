@@ -608,6 +608,26 @@ TEST_P(MetadataStoreContract, RestoreTagWhenTagLive) {
   EXPECT_TRUE(storage_is(store(), kAccountA, 2000 + size_of(new_image)));
 }
 
+TEST_P(MetadataStoreContract, RestoreTagLiveOnSameImage) {
+  create_tenant(store(), kAccountA, "alpha", {"alpha"});
+  auto image = push_image(store(), "alpha/app", "same", {{"config same", 1000}}, "v1");
+  push_image(store(), "alpha/app", "same", {{"config same", 1000}}, "v2");
+  ASSERT_EQ(store().trash_manifest("alpha/app", image.digest, kEarly).result, TrashResult::kTrashed);
+  // The same image is pushed again with one of its tags.
+  push_image(store(), "alpha/app", "same", {{"config same", 1000}}, "v1");
+
+  EXPECT_EQ(store().restore_tag("alpha/app", "v1"), RestoreTagResult::kRestored);
+
+  EXPECT_EQ(store().find_tagged_manifest("alpha/app", "v1")->digest, image.digest);
+  auto trash = store().list_trash({"alpha"});
+  ASSERT_EQ(trash.size(), 1u);
+  EXPECT_THAT(trash[0].tags, ElementsAre("v2"));
+  auto outcome = store().restore_manifest("alpha/app", image.digest);
+  EXPECT_THAT(outcome.restored, ElementsAre("v2"));
+  EXPECT_THAT(outcome.skipped, IsEmpty());
+  EXPECT_THAT(store().list_trash({"alpha"}), IsEmpty());
+}
+
 TEST_P(MetadataStoreContract, RestoreTagTakesNewestEntry) {
   create_tenant(store(), kAccountA, "alpha", {"alpha"});
   auto first = push_image(store(), "alpha/app", "first", {{"config first", 1000}}, "v1");

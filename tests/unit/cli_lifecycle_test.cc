@@ -83,8 +83,10 @@ TEST(QuotaSettingSummary, ListsTheGivenQuotas) {
 TEST(FormatLimit, ShowsUnlimitedForNegative) {
   EXPECT_EQ(format_limit(-1), "Unlimited");
   EXPECT_EQ(format_limit(0), "0 B");
-  EXPECT_EQ(format_limit(536'870'912), "537 MB");
-  EXPECT_EQ(format_limit(5'368'709'120), "5.37 GB");
+  EXPECT_EQ(format_limit(536'870'912), "512 MB");
+  EXPECT_EQ(format_limit(5'368'709'120), "5.12 GB");
+  EXPECT_EQ(format_limit(2 * 1'048'576), "2 MB");
+  EXPECT_EQ(format_limit(1'572'864), "1.5 MB");
 }
 
 TEST(QuotaOutput, RenamesTheApiFields) {
@@ -111,6 +113,9 @@ TEST(RetentionPolicyMessage, MatchesEachVariant) {
             "A scheduled retention policy is set that keeps 20 images in each repository in birds, with a deletion "
             "threshold of 90 days, and retain-untagged is set to true.");
   EXPECT_EQ(retention_policy_message("birds", -1, false, 0), "The retention policy to keep all images in birds is set.");
+  EXPECT_EQ(retention_policy_message("birds", 1, false, 1),
+            "A scheduled retention policy is set that keeps 1 image in each repository in birds, with a deletion "
+            "threshold of 1 day, and retain-untagged is set to false.");
 }
 
 TEST(RetentionPolicyRows, FillsDefaultsAndSorts) {
