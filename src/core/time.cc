@@ -10,14 +10,16 @@ std::int64_t unix_now() {
   return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string format_rfc3339(std::int64_t unix_seconds) {
+std::string format_utc(std::int64_t unix_seconds, const char* format) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm parts{};
   gmtime_r(&t, &parts);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return out;
+  char out[64];
+  std::size_t length = std::strftime(out, sizeof out, format, &parts);
+  return std::string(out, length);
 }
+
+std::string format_rfc3339(std::int64_t unix_seconds) { return format_utc(unix_seconds, "%Y-%m-%dT%H:%M:%SZ"); }
 
 namespace {
 

@@ -1,6 +1,6 @@
 #include "lifecycle/quota.h"
 
-#include <ctime>
+#include "core/time.h"
 
 namespace berth::lifecycle {
 
@@ -50,13 +50,6 @@ bool limit_reached(std::int64_t limit, std::uint64_t used) {
   return limit != kUnlimited && used >= static_cast<std::uint64_t>(limit < 0 ? 0 : limit);
 }
 
-std::string usage_month(std::int64_t unix_time) {
-  std::time_t time = static_cast<std::time_t>(unix_time);
-  std::tm utc{};
-  gmtime_r(&time, &utc);
-  char text[16];
-  std::strftime(text, sizeof text, "%Y-%m", &utc);
-  return text;
-}
+std::string usage_month(std::int64_t unix_time) { return core::format_utc(unix_time, "%Y-%m"); }
 
 }  // namespace berth::lifecycle

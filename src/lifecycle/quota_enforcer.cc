@@ -55,25 +55,23 @@ void QuotaEnforcer::flush() {
   }
 }
 
-void QuotaEnforcer::require_storage_room(const std::string& repository) {
+void QuotaEnforcer::require_room(const std::string& repository, bool storage) {
   auto account = metadata_.repository_account(repository);
   if (!account) return;
   auto current = state(*account);
-  if (!current || !limit_reached(current->limits.storage_bytes, current->usage.storage_bytes)) return;
-  spdlog::info("storage_quota_reached account={} repository={} used={} limit={}", *account, repository,
-               current->usage.storage_bytes, current->limits.storage_bytes);
-  throw core::Error(core::ErrorCode::kDenied, std::string(kStorageQuotaExceeded));
+  if (!current) return;
+  std::int64_t limit = storage ? current->limits.storage_bytes : current->limits.traffic_bytes;
+  std::uint64_t used = storage ? current->usage.storage_bytes : current->usage.traffic_bytes;
+  if (!limit_reached(limit, used)) return;
+  spdlog::info("quota_reached quota={} account={} repository={} used={} limit={}", storage ? "storage" : "traffic",
+               *account, repository, used, limit);
+  throw core::Error(core::ErrorCode::kDenied,
+                    std::string(storage ? kStorageQuotaExceeded : kTrafficQuotaExceeded));
 }
 
-void QuotaEnforcer::require_traffic_room(const std::string& repository) {
-  auto account = metadata_.repository_account(repository);
-  if (!account) return;
-  auto current = state(*account);
-  if (!current || !limit_reached(current->limits.traffic_bytes, current->usage.traffic_bytes)) return;
-  spdlog::info("traffic_quota_reached account={} repository={} used={} limit={}", *account, repository,
-               current->usage.traffic_bytes, current->limits.traffic_bytes);
-  throw core::Error(core::ErrorCode::kDenied, std::string(kTrafficQuotaExceeded));
-}
+void QuotaEnforcer::require_storage_room(const std::string& repository) { require_room(repository, true); }
+
+void QuotaEnforcer::require_traffic_room(const std::string& repository) { require_room(repository, false); }
 
 void QuotaEnforcer::record_pull(const std::string& repository, std::uint64_t bytes) {
   if (bytes == 0) return;

@@ -52,6 +52,9 @@ class QuotaEnforcer {
  private:
   using AccountMonth = std::pair<std::string, std::string>;
 
+  // Throws DENIED once the storage (or else the traffic) limit of the
+  // repository's account is reached.
+  void require_room(const std::string& repository, bool storage);
   // Writes the buffer if the last write is at least a second old.
   void flush_if_due(std::int64_t now);
   std::uint64_t buffered(const std::string& account_id, const std::string& month);

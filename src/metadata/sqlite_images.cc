@@ -2,6 +2,7 @@
 // manifests with their tags, the cached facts of each manifest digest, and
 // server-side copies of a manifest into another repository.
 #include "metadata/sqlite_store.h"
+#include "metadata/sqlite_rows.h"
 
 #include "core/error.h"
 #include "core/time.h"
@@ -17,19 +18,6 @@ using core::Digest;
 using core::InternalError;
 
 namespace {
-
-Digest parse_stored_digest(const std::string& text) {
-  auto digest = Digest::parse(text);
-  if (!digest) throw InternalError("the database contains a malformed digest \"" + text + "\"");
-  return *digest;
-}
-
-std::optional<std::int64_t> find_repository_id(SqliteConnection& connection, const std::string& name) {
-  auto query = connection.prepare("SELECT id FROM repositories WHERE name = ?");
-  query.bind(1, name);
-  if (!query.step()) return std::nullopt;
-  return query.column_int(0);
-}
 
 // Reads the columns digest, config_digest, created, size, architecture,
 // os, labels starting at column `first`.

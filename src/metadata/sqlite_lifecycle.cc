@@ -3,6 +3,7 @@
 // leases and last runs of background jobs. Storage usage itself is kept by
 // the triggers of schema version 5.
 #include "metadata/sqlite_store.h"
+#include "metadata/sqlite_rows.h"
 
 #include "core/error.h"
 #include "core/time.h"
@@ -193,9 +194,7 @@ std::vector<BlobRecord> SqliteStore::unreferenced_blobs(std::int64_t touched_bef
   query.bind(1, touched_before).bind(2, probe_limit(limit) - 1);
   std::vector<BlobRecord> out;
   while (query.step()) {
-    auto digest = Digest::parse(query.column_text(0));
-    if (!digest) throw InternalError("the database contains a malformed digest \"" + query.column_text(0) + "\"");
-    out.push_back({.digest = *digest,
+    out.push_back({.digest = parse_stored_digest(query.column_text(0)),
                    .size = static_cast<std::uint64_t>(query.column_int(1)),
                    .created_at = query.column_int(2),
                    .touched_at = query.column_int(3)});

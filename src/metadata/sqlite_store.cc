@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/time.h"
+#include "metadata/sqlite_rows.h"
 #include "metadata/sqlite_schema.h"
 
 #include <spdlog/spdlog.h>
@@ -16,25 +17,12 @@ using core::InternalError;
 
 namespace {
 
-Digest stored_digest(const std::string& text) {
-  auto digest = Digest::parse(text);
-  if (!digest) throw InternalError("the database contains a malformed digest \"" + text + "\"");
-  return *digest;
-}
-
-std::optional<std::int64_t> repository_id(SqliteConnection& connection, const std::string& name) {
-  auto query = connection.prepare("SELECT id FROM repositories WHERE name = ?");
-  query.bind(1, name);
-  if (!query.step()) return std::nullopt;
-  return query.column_int(0);
-}
-
 std::int64_t ensure_repository(SqliteConnection& connection, const std::string& name) {
   {
     auto insert = connection.prepare("INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING");
     insert.bind(1, name).bind(2, core::unix_now()).run();
   }
-  auto id = repository_id(connection, name);
+  auto id = find_repository_id(connection, name);
   if (!id) throw InternalError("repository " + name + " vanished inside its own transaction");
   return *id;
 }
@@ -59,11 +47,11 @@ void link_blob_in(SqliteConnection& connection, std::int64_t repository, const D
 // content, artifact_type, subject_digest, annotations, created_at.
 ManifestRecord read_manifest(const Statement& row, const std::string& repository) {
   ManifestRecord record{.repository = repository,
-                        .digest = stored_digest(row.column_text(0)),
+                        .digest = parse_stored_digest(row.column_text(0)),
                         .media_type = row.column_text(1),
                         .content = row.column_text(2),
                         .artifact_type = row.column_text(3)};
-  if (!row.column_is_null(4)) record.subject = stored_digest(row.column_text(4));
+  if (!row.column_is_null(4)) record.subject = parse_stored_digest(row.column_text(4));
   record.annotations_json = row.column_text(5);
   record.created_at = row.column_int(6);
   return record;
@@ -164,7 +152,7 @@ void SqliteStore::migrate(SqliteConnection& connection) {
 
 bool SqliteStore::repository_exists(const std::string& repository) {
   Lease lease(*this);
-  return repository_id(*lease, repository).has_value();
+  return find_repository_id(*lease, repository).has_value();
 }
 
 NamePage SqliteStore::list_repositories(const std::string& after, std::size_t limit) {
@@ -210,7 +198,7 @@ UnlinkBlobResult SqliteStore::unlink_blob(const std::string& repository, const D
   WriteScope scope(*this);
   auto& connection = scope.connection();
   UnlinkBlobResult result;
-  auto id = repository_id(connection, repository);
+  auto id = find_repository_id(connection, repository);
   if (!id) return result;
   {
     auto query = connection.prepare(
@@ -218,7 +206,7 @@ UnlinkBlobResult SqliteStore::unlink_blob(const std::string& repository, const D
         "WHERE m.repository_id = ? AND mr.kind = 'blob' AND mr.digest = ? ORDER BY m.digest LIMIT 1");
     query.bind(1, *id).bind(2, digest.str());
     if (query.step()) {
-      result.referenced_by = stored_digest(query.column_text(0));
+      result.referenced_by = parse_stored_digest(query.column_text(0));
       return result;
     }
   }
@@ -236,7 +224,7 @@ std::vector<BlobRecord> SqliteStore::list_blobs() {
       "(SELECT count(*) FROM repository_blobs rb WHERE rb.digest = blobs.digest) FROM blobs ORDER BY digest");
   std::vector<BlobRecord> out;
   while (query.step()) {
-    out.push_back({.digest = stored_digest(query.column_text(0)),
+    out.push_back({.digest = parse_stored_digest(query.column_text(0)),
                    .size = static_cast<std::uint64_t>(query.column_int(1)),
                    .created_at = query.column_int(2),
                    .ref_count = query.column_int(3),
@@ -438,7 +426,7 @@ bool SqliteStore::delete_tag(const std::string& repository, const std::string& t
 
 std::optional<NamePage> SqliteStore::list_tags(const std::string& repository, const std::string& after, std::size_t limit) {
   Lease lease(*this);
-  auto id = repository_id(*lease, repository);
+  auto id = find_repository_id(*lease, repository);
   if (!id) return std::nullopt;
   auto query = lease->prepare("SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?");
   query.bind(1, *id).bind(2, after).bind(3, probe_limit(limit));
@@ -448,7 +436,7 @@ std::optional<NamePage> SqliteStore::list_tags(const std::string& repository, co
 std::vector<ReferrerRecord> SqliteStore::list_referrers(const std::string& repository, const Digest& subject,
                                                         const std::optional<std::string>& artifact_type) {
   Lease lease(*this);
-  auto id = repository_id(*lease, repository);
+  auto id = find_repository_id(*lease, repository);
   if (!id) return {};
 
   auto query = artifact_type
@@ -463,7 +451,7 @@ std::vector<ReferrerRecord> SqliteStore::list_referrers(const std::string& repos
 
   std::vector<ReferrerRecord> out;
   while (query.step()) {
-    out.push_back({.digest = stored_digest(query.column_text(0)),
+    out.push_back({.digest = parse_stored_digest(query.column_text(0)),
                    .media_type = query.column_text(1),
                    .size = static_cast<std::uint64_t>(query.column_int(2)),
                    .artifact_type = query.column_text(3),
@@ -490,7 +478,7 @@ std::vector<Digest> SqliteStore::manifest_blob_references(const std::string& rep
       "ORDER BY mr.digest");
   query.bind(1, repository).bind(2, digest.str());
   std::vector<Digest> out;
-  while (query.step()) out.push_back(stored_digest(query.column_text(0)));
+  while (query.step()) out.push_back(parse_stored_digest(query.column_text(0)));
   return out;
 }
 
@@ -502,7 +490,7 @@ std::vector<Digest> SqliteStore::manifest_child_references(const std::string& re
       "ORDER BY mr.digest");
   query.bind(1, repository).bind(2, digest.str());
   std::vector<Digest> out;
-  while (query.step()) out.push_back(stored_digest(query.column_text(0)));
+  while (query.step()) out.push_back(parse_stored_digest(query.column_text(0)));
   return out;
 }
 

@@ -4,6 +4,7 @@
 // collection keeps its blobs, while the triggers of the schema drop it
 // from its account's storage usage.
 #include "metadata/sqlite_store.h"
+#include "metadata/sqlite_rows.h"
 
 #include "core/error.h"
 #include "core/time.h"
@@ -21,19 +22,6 @@ using core::InternalError;
 using nlohmann::json;
 
 namespace {
-
-Digest trash_digest(const std::string& text) {
-  auto digest = Digest::parse(text);
-  if (!digest) throw InternalError("the database contains a malformed digest \"" + text + "\"");
-  return *digest;
-}
-
-std::optional<std::int64_t> repository_row(SqliteConnection& connection, const std::string& name) {
-  auto query = connection.prepare("SELECT id FROM repositories WHERE name = ?");
-  query.bind(1, name);
-  if (!query.step()) return std::nullopt;
-  return query.column_int(0);
-}
 
 std::optional<std::int64_t> live_manifest(SqliteConnection& connection, std::int64_t repository, const std::string& digest) {
   auto query = connection.prepare("SELECT id FROM manifests WHERE repository_id = ? AND digest = ?");
@@ -253,7 +241,7 @@ TrashOutcome SqliteStore::trash_manifest(const std::string& repository, const Di
   WriteScope scope(*this);
   auto& connection = scope.connection();
   TrashOutcome outcome;
-  auto repository_id = repository_row(connection, repository);
+  auto repository_id = find_repository_id(connection, repository);
   if (!repository_id) return outcome;
   auto id = live_manifest(connection, *repository_id, digest.str());
   if (!id) return outcome;
@@ -265,7 +253,7 @@ TrashOutcome SqliteStore::trash_manifest(const std::string& repository, const Di
     query.bind(1, *repository_id).bind(2, digest.str());
     if (query.step()) {
       outcome.result = TrashResult::kReferencedByIndex;
-      outcome.index = trash_digest(query.column_text(0));
+      outcome.index = parse_stored_digest(query.column_text(0));
       return outcome;
     }
   }
@@ -295,7 +283,7 @@ std::vector<TrashEntry> SqliteStore::list_trash(const std::vector<std::string>& 
     query.bind(1, name + "/").bind(2, name + "0");
     while (query.step()) {
       out.push_back({.repository = query.column_text(0),
-                     .digest = trash_digest(query.column_text(1)),
+                     .digest = parse_stored_digest(query.column_text(1)),
                      .media_type = query.column_text(2),
                      .tags = parse_tags(query.column_text(3)),
                      .trashed_at = query.column_int(4)});
@@ -310,7 +298,7 @@ RestoreOutcome SqliteStore::restore_manifest(const std::string& repository, cons
   WriteScope scope(*this);
   auto& connection = scope.connection();
   RestoreOutcome outcome;
-  auto repository_id = repository_row(connection, repository);
+  auto repository_id = find_repository_id(connection, repository);
   if (!repository_id) return outcome;
 
   std::int64_t entry = 0;
@@ -345,7 +333,7 @@ RestoreOutcome SqliteStore::restore_manifest(const std::string& repository, cons
 RestoreTagResult SqliteStore::restore_tag(const std::string& repository, const std::string& tag) {
   WriteScope scope(*this);
   auto& connection = scope.connection();
-  auto repository_id = repository_row(connection, repository);
+  auto repository_id = find_repository_id(connection, repository);
   if (!repository_id) return RestoreTagResult::kNotInTrash;
 
   std::int64_t entry = 0;
