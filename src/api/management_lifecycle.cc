@@ -336,8 +336,8 @@ void ManagementApi::set_retention(Call& call) {
                                    .retain_untagged = rule.retain_untagged,
                                    .deletion_threshold_days = rule.deletion_threshold_days};
   if (!metadata_.set_retention_policy(policy)) {
-    // The namespace was deleted after the access check; checking again
-    // gives the registry's answer for a missing namespace.
+    // The namespace was deleted after the access check. Checking again
+    // raises the registry's error for a missing namespace.
     gate_.require_action(call.exchange, call.principal(), ns, auth::Action::kRetentionSet);
     throw core::InternalError("namespace " + ns + " is missing from the store but passes the access check");
   }

@@ -127,9 +127,9 @@ std::uint64_t UploadSessions::upload_whole(const std::string& repository, const 
                   {{"expected", digest.str()}, {"actual", actual.str()}});
     }
     // Recorded before the data moves into place, so that garbage
-    // collection leaves the data alone between the steps; the link then
-    // checks the data inside its transaction, for steps slower than the
-    // grace period.
+    // collection leaves the data alone between the steps. The link checks
+    // the data again inside its transaction, because steps slower than the
+    // grace period can still lose it.
     metadata_.touch_blob(digest, size, core::unix_now());
     blobs_.commit_upload(id, digest);
     if (!metadata_.link_blob_with_data(repository, digest, size, "", [&] { return blobs_.stat(digest).has_value(); })) {

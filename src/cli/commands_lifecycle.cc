@@ -191,7 +191,7 @@ void add_plan_commands(CLI::App& app, Context& context) {
     }
     client.call("PATCH", "/api/v1/plans", {}, json{{"plan", name}}.dump());
     context.out << "Your account is now on the '" << name << "' plan.\n";
-    // Custom quotas outlive the upgrade; say which ones still limit the account.
+    // Custom quotas outlive the upgrade, so list the ones that still limit the account.
     nlohmann::ordered_json quotas = quota_output(client.get_json("/api/v1/quotas"));
     std::vector<std::string> kept;
     if (quotas["limit"]["store"].get<std::int64_t>() >= 0) {

@@ -39,9 +39,9 @@ CollectionReport GarbageCollector::collect(const CollectionOptions& options, std
       report.would_remove.emplace_back(blob, "no image uses it");
     }
   } else {
-    // Each pass takes the oldest candidates; a candidate that is in use
-    // again by the time its transaction runs stays and is not listed again
-    // until it is unused once more, so the loop ends.
+    // Each pass takes the oldest candidates. A candidate that a push used
+    // again before its transaction ran stays, and the pass skips it from
+    // then on, so the loop ends.
     std::set<std::string> kept;
     for (;;) {
       auto candidates = metadata_.unreferenced_blobs(cutoff, kBatch + kept.size());

@@ -1,10 +1,10 @@
-// Online garbage collection: removes blobs that no live or trashed
-// manifest references once they have been unused for a grace period, data
-// in the blob store that the metadata store has no record of, and upload
-// sessions abandoned for longer than a maximum age. It runs while the
-// registry serves requests, because every removal happens inside the
-// metadata transaction that re-checks the blob's reference count and last
-// use (see MetadataStore::collect_blob).
+// Online garbage collection. It removes three things: blobs that no live
+// or trashed manifest references once they have been unused for a grace
+// period, data in the blob store that the metadata store has no record
+// of, and upload sessions abandoned for longer than a maximum age. It runs
+// while the registry serves requests, because every removal happens
+// inside the metadata transaction that re-checks the blob's reference
+// count and last use (see MetadataStore::collect_blob).
 #pragma once
 
 #include "metadata/metadata_store.h"

@@ -4,10 +4,10 @@
 // that starts below the limit completes even if it ends above it.
 //
 // Traffic is buffered in memory and written to the metadata store at most
-// once a second, because a durable write per blob download would cost more
-// than the download itself. The figures this object returns include the
-// buffer; a crash loses at most the last second of traffic. One instance
-// serves the whole process.
+// once a second, because a durable write (an fsync) per blob download would
+// slow small pulls down. The figures this object returns include the
+// buffer, and a crash loses at most the last second of traffic. One
+// instance serves the whole process.
 #pragma once
 
 #include "lifecycle/quota.h"

@@ -1,8 +1,8 @@
 // Runs the background jobs (garbage collection, upload purge, trash
 // expiry, retention) on one thread. Before each run a job takes a lease in
-// the metadata store, so that when several berthd nodes share one store
-// each job runs on one node at a time, and the last run is recorded there,
-// so that a node started later does not repeat a job that another just ran.
+// the metadata store, so that nodes sharing one store run each job on one
+// node at a time. The last run is recorded there too, so a node started
+// later does not repeat a job that another node just ran.
 #pragma once
 
 #include "metadata/metadata_store.h"

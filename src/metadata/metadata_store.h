@@ -276,12 +276,12 @@ class MetadataStore {
   // blob. `unlinked` is false if the repository did not link it or a
   // manifest references it (then `referenced_by` names one).
   virtual UnlinkBlobResult unlink_blob(const std::string& repository, const core::Digest& digest) = 0;
-  // Links the blob as link_blob does, and with a non-empty `upload_id`
-  // removes that upload session as complete_upload does, but only if
-  // `data_present` returns true when called inside the write transaction;
-  // otherwise returns false and changes nothing. Garbage collection removes
-  // data inside its own write transaction, so a blob linked this way either
-  // has its data or gets a fresh last-use time that collection respects.
+  // Links the blob as link_blob does. With a non-empty `upload_id` it also
+  // removes that upload session, as complete_upload does. It does both only
+  // if `data_present` returns true when called inside the write
+  // transaction, and otherwise returns false and changes nothing. Garbage
+  // collection removes data inside its own write transaction, so a blob
+  // linked this way has its data and a fresh last-use time.
   virtual bool link_blob_with_data(const std::string& repository, const core::Digest& digest, std::uint64_t size,
                                    const std::string& upload_id, const std::function<bool()>& data_present) = 0;
   // Every blob recorded (offline checks).

@@ -126,12 +126,16 @@ std::optional<std::string> SqliteStore::repository_account(const std::string& re
   return query.column_text(0);
 }
 
+// The policy columns in the order read_policy() reads them, with the
+// namespace's account. The statements are string literals because the
+// connection caches prepared statements by the address of their text.
+#define BERTH_SELECT_POLICIES                                                                                  \
+  "SELECT p.namespace_name, n.account_id, p.images_per_repo, p.retain_untagged, p.deletion_threshold_days, " \
+  "p.updated_at FROM retention_policies p JOIN namespaces n ON n.name = p.namespace_name "
+
 std::optional<RetentionPolicy> SqliteStore::find_retention_policy(const std::string& namespace_name) {
   Lease lease(*this);
-  auto query = lease->prepare(
-      "SELECT p.namespace_name, n.account_id, p.images_per_repo, p.retain_untagged, p.deletion_threshold_days, "
-      "p.updated_at FROM retention_policies p JOIN namespaces n ON n.name = p.namespace_name "
-      "WHERE p.namespace_name = ?");
+  auto query = lease->prepare(BERTH_SELECT_POLICIES "WHERE p.namespace_name = ?");
   query.bind(1, namespace_name);
   if (!query.step()) return std::nullopt;
   return read_policy(query);
@@ -139,10 +143,7 @@ std::optional<RetentionPolicy> SqliteStore::find_retention_policy(const std::str
 
 std::vector<RetentionPolicy> SqliteStore::list_retention_policies(const std::string& account_id) {
   Lease lease(*this);
-  auto query = lease->prepare(
-      "SELECT p.namespace_name, n.account_id, p.images_per_repo, p.retain_untagged, p.deletion_threshold_days, "
-      "p.updated_at FROM retention_policies p JOIN namespaces n ON n.name = p.namespace_name "
-      "WHERE ?1 = '' OR n.account_id = ?1 ORDER BY p.namespace_name");
+  auto query = lease->prepare(BERTH_SELECT_POLICIES "WHERE ?1 = '' OR n.account_id = ?1 ORDER BY p.namespace_name");
   query.bind(1, account_id);
   std::vector<RetentionPolicy> out;
   while (query.step()) out.push_back(read_policy(query));

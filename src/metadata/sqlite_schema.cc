@@ -152,12 +152,13 @@ CREATE TABLE account_settings (
   updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
-    // 5: lifecycle. Reference counts and last use of blobs for online
-    // garbage collection; the owning account of repositories, manifests and
-    // blob references so that triggers keep each account's storage usage
-    // (distinct blobs and manifests of live images) in the transaction of
-    // every change; pull traffic per month; custom quotas; the trash;
-    // retention policies; leases and last runs of background jobs.
+    // 5: lifecycle. Blobs get reference counts and a last-use time for
+    // online garbage collection. Repositories, manifests and blob
+    // references get their owning account, so that triggers keep each
+    // account's storage usage (distinct blobs and manifests of live images)
+    // in the transaction of every change. New tables hold pull traffic per
+    // month, custom quotas, the trash, retention policies, and the leases
+    // and last runs of background jobs.
     R"sql(
 ALTER TABLE repositories ADD COLUMN account_id TEXT;
 ALTER TABLE manifests ADD COLUMN account_id TEXT;

@@ -133,7 +133,7 @@ int serve(const Config& config) {
         "Log in with: berth login --apikey @%s\n"
         "         or: docker login -u iamapikey --password-stdin %s < %s\n",
         key_file.c_str(), initial_key->c_str(), key_file.c_str(), server.local_address().c_str(), key_file.c_str());
-    // berth targets 127.0.0.1:5000 until told otherwise.
+    // berth targets 127.0.0.1:5000 until region-set names another registry.
     std::string domain = management.settings().domain;
     if (domain != "127.0.0.1:5000") {
       std::printf("berth targets 127.0.0.1:5000 first; point it here with: berth region-add local --domain %s && "

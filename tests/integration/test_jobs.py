@@ -131,7 +131,7 @@ class LeaseTest(JobsTestCase):
 
 
 class GcOutputTest(JobsTestCase):
-    """`berthd admin gc` says what it removed, and --dry-run what it would."""
+    """`berthd admin gc` prints what it removed, and --dry-run what it would."""
 
     berthd_env = {"BERTH_JOBS_ENABLED": "false", "BERTH_GC_GRACE_SECONDS": "3600"}
 
