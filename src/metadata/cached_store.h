@@ -214,6 +214,37 @@ class CachedStore final : public MetadataStore {
   void record_job_run(const JobRun& run) override { inner_.record_job_run(run); }
   std::optional<JobRun> last_job_run(const std::string& job) override { return inner_.last_job_run(job); }
 
+  // The Vulnerability Advisor's rows are read by the worker and on report
+  // queries, never on the registry's hot path, so nothing is cached.
+  void queue_inventory(const core::Digest& digest, std::int64_t now) override { inner_.queue_inventory(digest, now); }
+  std::optional<ScanClaim> claim_inventory(const std::string& holder, std::int64_t now,
+                                           std::int64_t lease_until) override {
+    return inner_.claim_inventory(holder, now, lease_until);
+  }
+  void save_inventory(const InventoryRecord& inventory) override { inner_.save_inventory(inventory); }
+  std::optional<InventoryRecord> find_inventory(const core::Digest& digest) override {
+    return inner_.find_inventory(digest);
+  }
+  std::size_t purge_inventories(std::int64_t indexed_before) override {
+    return inner_.purge_inventories(indexed_before);
+  }
+  void replace_advisories(const std::vector<AdvisoryRecord>& advisories, const AdvisoryFeed& feed) override {
+    inner_.replace_advisories(advisories, feed);
+  }
+  std::vector<AdvisoryMatch> find_advisories(const std::string& ecosystem,
+                                             const std::vector<std::string>& packages) override {
+    return inner_.find_advisories(ecosystem, packages);
+  }
+  std::optional<AdvisoryFeed> advisory_feed() override { return inner_.advisory_feed(); }
+  bool create_exemption(const ExemptionRecord& exemption) override { return inner_.create_exemption(exemption); }
+  bool delete_exemption(const ExemptionRecord& exemption) override { return inner_.delete_exemption(exemption); }
+  std::vector<ExemptionRecord> list_exemptions(const std::string& account_id) override {
+    return inner_.list_exemptions(account_id);
+  }
+  std::size_t delete_all_exemptions(const std::string& account_id) override {
+    return inner_.delete_all_exemptions(account_id);
+  }
+
  private:
   using Value = std::variant<std::shared_ptr<const ManifestRecord>, BlobRecord>;
   struct Entry {

@@ -246,6 +246,97 @@ struct JobRun {
   std::string result_json = "{}";  // job-specific counts
 };
 
+// --- Vulnerability Advisor records (see docs/va.md) ---------------------------
+
+// The package inventory of one image manifest, keyed by its digest: the
+// inventory describes content, so every repository holding the digest
+// shares it.
+struct InventoryRecord {
+  core::Digest digest;
+  std::string state = "queued";  // "queued" (waiting for the worker) or "indexed"
+  // Set when indexed: "complete", "incomplete", "unsupported", or "index"
+  // for an image index (its image manifests are queued on their own).
+  std::string status;
+  std::string reason;            // notes joined by "\n"; empty when complete
+  std::string os_id;             // os-release ID, VERSION_ID, VERSION_CODENAME, PRETTY_NAME
+  std::string os_version_id;
+  std::string os_codename;
+  std::string os_name;
+  std::string package_format;    // "dpkg", "apk", "rpm" or empty
+  std::string packages_json = "[]";  // [{"name","version","source","source_version","architecture"}]
+  std::int64_t queued_at = 0;
+  std::int64_t indexed_at = 0;   // 0 while queued
+  std::int64_t attempts = 0;     // claims so far; the worker gives up after a few
+
+  bool operator==(const InventoryRecord&) const = default;
+};
+
+// A queued inventory that a worker claimed until `lease_until`.
+struct ScanClaim {
+  core::Digest digest;
+  std::int64_t attempts = 0;  // including this claim
+};
+
+// One affected package range of an advisory: versions from `introduced`
+// (empty or "0": every version) up to, not including, `fixed`.
+struct AffectedRecord {
+  std::string ecosystem;  // normalized key, see scan::ecosystem_key: "debian:12", "alpine:3.19", "ubuntu:22.04", "rhel:9"
+  std::string package;    // source package for dpkg and apk, binary package for rpm
+  std::string introduced;
+  std::string fixed;
+
+  bool operator==(const AffectedRecord&) const = default;
+};
+
+// One advisory (security notice) as imported from OSV.
+struct AdvisoryRecord {
+  std::string id;                  // OSV id: "DSA-5417-1", "DEBIAN-CVE-2023-1234", "ALPINE-CVE-...", "RHSA-2024:1234"
+  std::vector<std::string> cves;   // CVE ids it covers, sorted; may be empty
+  std::string summary;
+  std::string modified;            // OSV "modified", RFC 3339
+  std::vector<AffectedRecord> affected;  // only ranges with a fixed version
+
+  bool operator==(const AdvisoryRecord&) const = default;
+};
+
+// An advisory range that affects one package of one ecosystem.
+struct AdvisoryMatch {
+  std::string id;
+  std::vector<std::string> cves;
+  std::string summary;
+  AffectedRecord affected;
+
+  bool operator==(const AdvisoryMatch&) const = default;
+};
+
+// What the last import of the advisory database brought.
+struct AdvisoryFeed {
+  std::int64_t imported_at = 0;
+  std::string source;                   // the path given to va-import
+  std::uint64_t advisory_count = 0;
+  std::vector<std::string> ecosystems;  // normalized keys, sorted
+
+  bool operator==(const AdvisoryFeed&) const = default;
+};
+
+// An exemption of one issue for a scope of an account. Scope types:
+// "account" (every field empty), "namespace" (namespace_name),
+// "repository" (namespace_name, repository "ns/repo"), "image"
+// (namespace_name, repository and either tag or digest).
+struct ExemptionRecord {
+  std::string account_id;
+  std::string issue_type;  // "cve" or "sn"
+  std::string issue_id;
+  std::string scope_type;
+  std::string namespace_name;
+  std::string repository;
+  std::string tag;
+  std::string digest;
+  std::int64_t created_at = 0;
+
+  bool operator==(const ExemptionRecord&) const = default;
+};
+
 enum class CreateNamespaceResult {
   kCreated,
   kAlreadyOwned,          // the account owns it already; nothing changed
@@ -504,6 +595,41 @@ class MetadataStore {
   virtual void release_lease(const std::string& job, const std::string& holder) = 0;
   virtual void record_job_run(const JobRun& run) = 0;
   virtual std::optional<JobRun> last_job_run(const std::string& job) = 0;
+
+  // --- Vulnerability Advisor --------------------------------------------------------
+
+  // Queues `digest` for indexing unless it has an inventory row already.
+  // Tagging a manifest queues it too, through the store itself (a trigger
+  // in SQLite), so every path that creates a tag is covered.
+  virtual void queue_inventory(const core::Digest& digest, std::int64_t now) = 0;
+  // Claims the oldest queued inventory that no other holder has an
+  // unexpired claim on, until `lease_until`; nullopt when none is waiting.
+  virtual std::optional<ScanClaim> claim_inventory(const std::string& holder, std::int64_t now,
+                                                   std::int64_t lease_until) = 0;
+  // Stores an indexed inventory (state "indexed") and drops the claim.
+  virtual void save_inventory(const InventoryRecord& inventory) = 0;
+  virtual std::optional<InventoryRecord> find_inventory(const core::Digest& digest) = 0;
+  // Removes inventories whose digest no repository and no trash entry holds
+  // any more and that were indexed before `indexed_before`; returns how many.
+  virtual std::size_t purge_inventories(std::int64_t indexed_before) = 0;
+
+  // Replaces every advisory with `advisories` in one transaction, so a
+  // query sees either the old set or the new one.
+  virtual void replace_advisories(const std::vector<AdvisoryRecord>& advisories, const AdvisoryFeed& feed) = 0;
+  // The advisory ranges of `ecosystem` for any of `packages`, ordered by
+  // package, then advisory id.
+  virtual std::vector<AdvisoryMatch> find_advisories(const std::string& ecosystem,
+                                                     const std::vector<std::string>& packages) = 0;
+  // The last import; nullopt before the first.
+  virtual std::optional<AdvisoryFeed> advisory_feed() = 0;
+
+  // False if the same exemption (account, type, id and scope) exists.
+  virtual bool create_exemption(const ExemptionRecord& exemption) = 0;
+  // Deletes the exemption with the same account, type, id and scope.
+  virtual bool delete_exemption(const ExemptionRecord& exemption) = 0;
+  // Every exemption of the account, ordered by scope, then type and id.
+  virtual std::vector<ExemptionRecord> list_exemptions(const std::string& account_id) = 0;
+  virtual std::size_t delete_all_exemptions(const std::string& account_id) = 0;
 };
 
 }  // namespace berth::metadata

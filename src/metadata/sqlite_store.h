@@ -137,6 +137,22 @@ class SqliteStore final : public MetadataStore {
   void record_job_run(const JobRun& run) override;
   std::optional<JobRun> last_job_run(const std::string& job) override;
 
+  // Vulnerability Advisor (sqlite_va.cc).
+  void queue_inventory(const core::Digest& digest, std::int64_t now) override;
+  std::optional<ScanClaim> claim_inventory(const std::string& holder, std::int64_t now,
+                                           std::int64_t lease_until) override;
+  void save_inventory(const InventoryRecord& inventory) override;
+  std::optional<InventoryRecord> find_inventory(const core::Digest& digest) override;
+  std::size_t purge_inventories(std::int64_t indexed_before) override;
+  void replace_advisories(const std::vector<AdvisoryRecord>& advisories, const AdvisoryFeed& feed) override;
+  std::vector<AdvisoryMatch> find_advisories(const std::string& ecosystem,
+                                             const std::vector<std::string>& packages) override;
+  std::optional<AdvisoryFeed> advisory_feed() override;
+  bool create_exemption(const ExemptionRecord& exemption) override;
+  bool delete_exemption(const ExemptionRecord& exemption) override;
+  std::vector<ExemptionRecord> list_exemptions(const std::string& account_id) override;
+  std::size_t delete_all_exemptions(const std::string& account_id) override;
+
  private:
   // A connection borrowed from the pool for the lifetime of the lease.
   class Lease {
