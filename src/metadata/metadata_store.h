@@ -397,6 +397,9 @@ class MetadataStore {
 
   virtual std::optional<ManifestRecord> find_manifest(const std::string& repository, const core::Digest& digest) = 0;
   virtual std::optional<ManifestRecord> find_tagged_manifest(const std::string& repository, const std::string& tag) = 0;
+  // The manifest with `digest` in any repository (the first by name); its
+  // content is the same everywhere. nullopt when no repository holds it.
+  virtual std::optional<ManifestRecord> find_manifest_by_digest(const core::Digest& digest) = 0;
   // Checks every reference inside the transaction; stores the manifest, its
   // references and the tag only if none is missing. Storing a manifest that
   // exists already only moves the tag.

@@ -336,6 +336,17 @@ std::optional<ManifestRecord> SqliteStore::find_tagged_manifest(const std::strin
   return read_manifest(query, repository);
 }
 
+std::optional<ManifestRecord> SqliteStore::find_manifest_by_digest(const Digest& digest) {
+  Lease lease(*this);
+  auto query = lease->prepare(
+      "SELECT m.digest, m.media_type, m.content, m.artifact_type, m.subject_digest, m.annotations, m.created_at, "
+      "r.name FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE m.digest = ? "
+      "ORDER BY r.name LIMIT 1");
+  query.bind(1, digest.str());
+  if (!query.step()) return std::nullopt;
+  return read_manifest(query, query.column_text(7));
+}
+
 PutManifestResult SqliteStore::put_manifest(const ManifestWrite& manifest) {
   WriteScope scope(*this);
   auto& connection = scope.connection();

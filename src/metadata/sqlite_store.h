@@ -52,6 +52,7 @@ class SqliteStore final : public MetadataStore {
 
   std::optional<ManifestRecord> find_manifest(const std::string& repository, const core::Digest& digest) override;
   std::optional<ManifestRecord> find_tagged_manifest(const std::string& repository, const std::string& tag) override;
+  std::optional<ManifestRecord> find_manifest_by_digest(const core::Digest& digest) override;
   PutManifestResult put_manifest(const ManifestWrite& manifest) override;
   bool delete_manifest(const std::string& repository, const core::Digest& digest) override;
   bool delete_tag(const std::string& repository, const std::string& tag) override;
