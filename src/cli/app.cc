@@ -117,7 +117,8 @@ std::string unknown_command_message(CLI::App& app, const std::string& name) {
 
 int run(int argc, char** argv) {
   Context context(std::cout, std::cerr);
-  CLI::App app("berth manages images, namespaces, retention, quotas and access in a Berth container registry.\n"
+  CLI::App app("berth manages images, namespaces, retention, quotas, access and vulnerability reports in a Berth "
+               "container registry.\n"
                "Its commands, flags and output follow 'ibmcloud cr'.",
                "berth");
   app.set_version_flag("--version", "berth version " BERTH_VERSION);
@@ -138,6 +139,7 @@ int run(int argc, char** argv) {
   add_group("Namespaces (docs/cli-namespaces.md)", [&] { add_namespace_commands(app, context); });
   add_group("Images (docs/cli-images.md)", [&] { add_image_commands(app, context); });
   add_lifecycle_commands(app, context);  // sets the headings of its three groups
+  add_group("Vulnerability Advisor (docs/cli-va.md)", [&] { add_va_commands(app, context); });
   add_group("Access (docs/cli-access.md)", [&] { add_iam_commands(app, context); });
 
   // "berth help [COMMAND]" works like "berth [COMMAND] --help".

@@ -3,6 +3,7 @@
 // version, pull-secret.
 #include "cli/client_login.h"
 #include "cli/context.h"
+#include "cli/va.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -92,6 +93,7 @@ void add_account_commands(CLI::App& app, Context& context) {
     table.add_row({"Region", region.name});
     table.add_row({"Server's region name", server.value("region", "")});
     table.add_row({"Server version", server.value("version", "")});
+    if (server.contains("va")) table.add_row({"Vulnerability advisories", advisories_summary(server["va"])});
     if (!config.api_key.empty()) {
       const json& me = context.whoami();
       table.add_row({"Account details", me["account"].value("name", "") + " (" + me["account"].value("id", "") + ")"});

@@ -50,6 +50,12 @@ void check_restriction(ApiClient& client, const std::string& restrict, bool incl
                 "the Reader or Manager role on it. Run 'berth namespaces' to see yours.");
 }
 
+// The Security status cell; "-" for a row without a status, such as an
+// untagged image, which Vulnerability Advisor does not assess.
+std::string security_status_cell(const std::optional<SecurityStatus>& status) {
+  return status ? security_status_text(*status) : "-";
+}
+
 constexpr const char* kNothingListed =
     "No images found. Images are listed only from namespaces where you have the Reader or Manager role.";
 
@@ -81,6 +87,8 @@ struct ListOptions {
   bool include_ibm = false;
   bool no_trunc = false;
   bool show_type = false;
+  bool va = false;
+  bool no_va = false;
   std::shared_ptr<std::string> output;
 };
 
@@ -100,6 +108,10 @@ void add_list_flags(CLI::App* command, ListOptions& options, bool full_listing) 
     command->add_flag("--no-trunc", options.no_trunc, "show the full digest instead of its first 12 hex digits");
     command->add_flag("--show-type", options.show_type, "add a Type column with the manifest type");
   }
+  auto* va = command->add_flag("--va", options.va,
+                               "add the Security status column and fill .SecurityStatus from Vulnerability Advisor");
+  auto* no_va = command->add_flag("--no-va", options.no_va, "leave out the Security status (the default)");
+  va->excludes(no_va);
   options.output = add_output_option(command);
   format->excludes(quiet);
   quiet->excludes(command->get_option("--output"));
@@ -114,8 +126,9 @@ void add_image_commands(CLI::App& app, Context& context) {
   auto list_options = std::make_shared<ListOptions>();
   add_list_flags(list, *list_options, true);
   list->footer("Columns: Repository, Tag, Digest, Namespace, Created (relative time), Size (decimal units, 1 MB =\n"
-               "1000000 bytes). Template fields: .Repository .Tag .Digest .Namespace .Created (Unix seconds)\n"
-               ".Size (bytes) .ManifestType .SecurityStatus. Untagged images appear only in image-digests.");
+               "1000000 bytes), and Security status with --va. Template fields: .Repository .Tag .Digest .Namespace\n"
+               ".Created (Unix seconds) .Size (bytes) .ManifestType .SecurityStatus (filled with --va).\n"
+               "Untagged images appear only in image-digests.");
   list->callback([&context, list_options] {
     const ListOptions& options = *list_options;
     bool as_json = wants_json(*options.output);
@@ -136,6 +149,8 @@ void add_image_commands(CLI::App& app, Context& context) {
     // A multi-architecture image is pushed under a tag like any other, so
     // its tags are listed too (the API leaves them out unless asked).
     query.emplace_back("includeManifestLists", "true");
+    // Assessing every image costs the server time, so it happens only with --va.
+    if (!options.va) query.emplace_back("vulnerabilities", "false");
     json images = client.get_json("/api/v1/images", query);
     if (as_json) {
       print_json(context.out, images);
@@ -146,6 +161,7 @@ void add_image_commands(CLI::App& app, Context& context) {
     if (print_without_table(context, report, format, options.quiet, rows, quiet_line)) return;
     std::vector<std::string> headers = {"Repository", "Tag", "Digest", "Namespace", "Created", "Size"};
     if (options.show_type) headers.push_back("Type");
+    if (options.va) headers.push_back("Security status");
     Table table(headers);
     std::int64_t now = context.now();
     for (const auto& row : rows) {
@@ -154,6 +170,7 @@ void add_image_commands(CLI::App& app, Context& context) {
                                         row.namespace_name, relative_time(row.created, now),
                                         human_size(row.size)};
       if (options.show_type) cells.push_back(short_manifest_type(row.manifest_type));
+      if (options.va) cells.push_back(security_status_cell(row.security_status));
       table.add_row(std::move(cells));
     }
     report.table(table);
@@ -165,9 +182,10 @@ void add_image_commands(CLI::App& app, Context& context) {
   digests->alias("digests");
   auto digest_options = std::make_shared<ListOptions>();
   add_list_flags(digests, *digest_options, false);
-  digests->footer("Columns: Repository, Digest, Tags ('-' for an untagged image), Type, Created, Size.\n"
-                  "Template fields: .Repository .Digest .Tags (a list) .Created (Unix seconds) .Size (bytes)\n"
-                  ".ManifestType .SecurityStatus. Untagged only: --format '{{if not .Tags}}{{.Repository}}@{{.Digest}}{{end}}'");
+  digests->footer("Columns: Repository, Digest, Tags ('-' for an untagged image), Type, Created, Size, and Security\n"
+                  "status with --va. Template fields: .Repository .Digest .Tags (a list) .Created (Unix seconds)\n"
+                  ".Size (bytes) .ManifestType .SecurityStatus (filled with --va). Untagged only:\n"
+                  "--format '{{if not .Tags}}{{.Repository}}@{{.Digest}}{{end}}'");
   digests->callback([&context, digest_options] {
     const ListOptions& options = *digest_options;
     bool as_json = wants_json(*options.output);
@@ -181,7 +199,7 @@ void add_image_commands(CLI::App& app, Context& context) {
     // The API takes a namespace or a NAMESPACE/REPOSITORY in "repositories".
     json repositories = json::array();
     if (!options.restrict.empty()) repositories.push_back(parse_image_name(options.restrict).repository);
-    json request = {{"exclude_tagged", false}, {"exclude_va", true}, {"include_ibm", options.include_ibm},
+    json request = {{"exclude_tagged", false}, {"exclude_va", !options.va}, {"include_ibm", options.include_ibm},
                     {"repositories", repositories}};
     json listed = client.call("POST", "/api/v1/images/digests", {}, request.dump()).json();
     if (as_json) {
@@ -191,13 +209,18 @@ void add_image_commands(CLI::App& app, Context& context) {
     std::vector<DigestRow> rows = digest_rows(listed);
     auto quiet_line = [](const DigestRow& row) { return row.repository + "@" + row.digest; };
     if (print_without_table(context, report, format, options.quiet, rows, quiet_line)) return;
-    Table table({"Repository", "Digest", "Tags", "Type", "Created", "Size"});
+    std::vector<std::string> headers = {"Repository", "Digest", "Tags", "Type", "Created", "Size"};
+    if (options.va) headers.push_back("Security status");
+    Table table(headers);
     std::int64_t now = context.now();
     for (const auto& row : rows) {
       std::string tags;
       for (const auto& tag : row.tags) tags += (tags.empty() ? "" : ", ") + tag;
-      table.add_row({row.repository, row.digest, tags.empty() ? "-" : tags, short_manifest_type(row.manifest_type),
-                     relative_time(row.created, now), human_size(row.size)});
+      std::vector<std::string> cells = {row.repository, row.digest, tags.empty() ? "-" : tags,
+                                        short_manifest_type(row.manifest_type), relative_time(row.created, now),
+                                        human_size(row.size)};
+      if (options.va) cells.push_back(security_status_cell(row.security_status));
+      table.add_row(std::move(cells));
     }
     report.table(table);
     report.ok();

@@ -60,5 +60,7 @@ void add_iam_commands(CLI::App& app, Context& context);
 // Adds plan, quota, image-rm, image-restore, image-prune-untagged,
 // trash-list and the retention commands, each group under its own help heading.
 void add_lifecycle_commands(CLI::App& app, Context& context);
+// Adds va, the exemption commands, va-version and va-version-set.
+void add_va_commands(CLI::App& app, Context& context);
 
 }  // namespace berth::cli

@@ -27,11 +27,11 @@ std::int64_t integer(const json& object, const char* name) {
   return it->get<std::int64_t>();
 }
 
-Value security_status() {
-  // NOTE: always empty until the vulnerability advisor reports a status.
-  return Value::structure({{"Status", Value::string("")},
-                           {"IssueCount", Value::integer(0)},
-                           {"ExemptionCount", Value::integer(0)}},
+Value security_status(const std::optional<SecurityStatus>& status) {
+  SecurityStatus summary = status.value_or(SecurityStatus{});
+  return Value::structure({{"Status", Value::string(security_status_text(summary))},
+                           {"IssueCount", Value::integer(summary.issue_count)},
+                           {"ExemptionCount", Value::integer(summary.exemption_count)}},
                           "main.Status");
 }
 
@@ -75,6 +75,7 @@ std::vector<ImageRow> image_rows(const json& images) {
       row.created = integer(image, "Created");
       row.size = static_cast<std::uint64_t>(std::max<std::int64_t>(0, integer(image, "Size")));
       row.manifest_type = image.value("ManifestType", "");
+      row.security_status = image_security_status(image);
       rows.push_back(std::move(row));
     }
   }
@@ -99,6 +100,7 @@ std::vector<DigestRow> digest_rows(const json& digests) {
         for (const auto& [tag, report] : tags.items()) row.tags.push_back(tag);
       }
       std::sort(row.tags.begin(), row.tags.end());
+      if (!row.tags.empty()) row.security_status = tag_security_status(tags[row.tags.front()]);
       row.created = integer(image, "created");
       row.size = static_cast<std::uint64_t>(std::max<std::int64_t>(0, integer(image, "size")));
       row.manifest_type = image.value("manifestType", "");
@@ -133,7 +135,7 @@ Value template_value(const ImageRow& row) {
                            {"Created", Value::integer(row.created, "int64")},
                            {"Size", Value::integer(static_cast<std::int64_t>(row.size), "int64")},
                            {"ManifestType", Value::string(row.manifest_type)},
-                           {"SecurityStatus", security_status()}},
+                           {"SecurityStatus", security_status(row.security_status)}},
                           "main.Image");
 }
 
@@ -146,7 +148,7 @@ Value template_value(const DigestRow& row) {
                            {"Created", Value::integer(row.created, "int64")},
                            {"Size", Value::integer(static_cast<std::int64_t>(row.size), "int64")},
                            {"ManifestType", Value::string(row.manifest_type)},
-                           {"SecurityStatus", security_status()}},
+                           {"SecurityStatus", security_status(row.security_status)}},
                           "main.DigestImage");
 }
 

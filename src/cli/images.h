@@ -2,11 +2,13 @@
 // management API's responses, and their values for --format templates.
 #pragma once
 
+#include "cli/va.h"
 #include "gotemplate/template.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,9 @@ struct ImageRow {
   std::int64_t created = 0;  // Unix seconds
   std::uint64_t size = 0;    // bytes
   std::string manifest_type;
+  // From the listing's "SecurityStatus"; nullopt when the listing excluded
+  // the assessment.
+  std::optional<SecurityStatus> security_status;
 };
 
 // One image (manifest digest) in one repository (image-digests).
@@ -32,6 +37,10 @@ struct DigestRow {
   std::int64_t created = 0;
   std::uint64_t size = 0;
   std::string manifest_type;
+  // The status of the first tag, because every tag of a digest in one
+  // repository names the same image. nullopt for an untagged image and
+  // when the listing excluded the assessment.
+  std::optional<SecurityStatus> security_status;
 };
 
 // A full reference split into its parts.
@@ -55,6 +64,8 @@ std::vector<DigestRow> digest_rows(const nlohmann::json& digests);
 std::string short_manifest_type(std::string_view manifest_type);
 
 // The values templates see; field names follow 'ibmcloud cr'.
+// .SecurityStatus.Status is the Security status column text, and empty
+// (with counts of 0) when the row has no status.
 gotemplate::Value template_value(const ImageRow& row);
 gotemplate::Value template_value(const DigestRow& row);
 // A JSON document as template data: objects become structs with their
