@@ -317,6 +317,104 @@ CREATE TRIGGER account_blobs_removed AFTER DELETE ON account_blobs BEGIN
   UPDATE account_usage SET storage_bytes = storage_bytes - OLD.size WHERE account_id = OLD.account_id;
 END;
 )sql",
+    // 6: Vulnerability Advisor. Package inventories per manifest digest,
+    // which triggers on tags queue, the imported advisory set with its last
+    // import, and exemptions per account.
+    R"sql(
+-- A rowid table, unlike the small keyed tables above, because packages
+-- holds one JSON object per installed package and WITHOUT ROWID suits
+-- small rows only. Like image_facts it has no foreign key, because one
+-- digest may be stored in many repositories. purge_inventories removes
+-- the rows whose digest nothing holds any more.
+CREATE TABLE va_inventories (
+  digest TEXT PRIMARY KEY,
+  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'indexed')),
+  status TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  os_id TEXT NOT NULL DEFAULT '',
+  os_version_id TEXT NOT NULL DEFAULT '',
+  os_codename TEXT NOT NULL DEFAULT '',
+  os_name TEXT NOT NULL DEFAULT '',
+  package_format TEXT NOT NULL DEFAULT '',
+  packages TEXT NOT NULL DEFAULT '[]',
+  queued_at INTEGER NOT NULL,
+  indexed_at INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  claimed_by TEXT,
+  claim_until INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX va_inventories_queue ON va_inventories(queued_at) WHERE state = 'queued';
+
+-- The index worker and purge_inventories look manifests up by digest
+-- alone, in any repository.
+CREATE INDEX manifests_by_digest ON manifests(digest);
+
+-- Every manifest that has a tag now is queued once.
+INSERT INTO va_inventories (digest, queued_at)
+  SELECT DISTINCT m.digest, CAST(strftime('%s', 'now') AS INTEGER) FROM tags t JOIN manifests m ON m.id = t.manifest_id;
+
+-- Tagging a manifest or moving a tag to another one queues the manifest's
+-- digest in the same transaction, whichever path wrote the tag (push,
+-- server-side tag, restore from the trash). A digest that has a row
+-- already, queued or indexed, is left alone. NOT EXISTS does that rather
+-- than INSERT OR IGNORE, because SQLite (checked with 3.40) applies the
+-- conflict policy of an upsert that fires a trigger to the statements
+-- inside it, so the upsert that moves a tag onto a manifest with a row
+-- would fail on the ignored conflict.
+CREATE TRIGGER tags_added_queue_inventory AFTER INSERT ON tags BEGIN
+  INSERT INTO va_inventories (digest, queued_at)
+    SELECT m.digest, CAST(strftime('%s', 'now') AS INTEGER) FROM manifests m WHERE m.id = NEW.manifest_id
+      AND NOT EXISTS (SELECT 1 FROM va_inventories v WHERE v.digest = m.digest);
+END;
+
+CREATE TRIGGER tags_moved_queue_inventory AFTER UPDATE OF manifest_id ON tags
+  WHEN NEW.manifest_id <> OLD.manifest_id BEGIN
+  INSERT INTO va_inventories (digest, queued_at)
+    SELECT m.digest, CAST(strftime('%s', 'now') AS INTEGER) FROM manifests m WHERE m.id = NEW.manifest_id
+      AND NOT EXISTS (SELECT 1 FROM va_inventories v WHERE v.digest = m.digest);
+END;
+
+-- The advisory set is replaced as a whole in one transaction, which
+-- deletes both tables. va_affected has no foreign key to va_advisories,
+-- because it has no index led by advisory_id and so every cascade would
+-- scan it.
+CREATE TABLE va_advisories (
+  id TEXT PRIMARY KEY,
+  cves TEXT NOT NULL DEFAULT '[]',
+  summary TEXT NOT NULL DEFAULT '',
+  modified TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+
+CREATE TABLE va_affected (
+  advisory_id TEXT NOT NULL,
+  ecosystem TEXT NOT NULL,
+  package TEXT NOT NULL,
+  introduced TEXT NOT NULL DEFAULT '',
+  fixed TEXT NOT NULL,
+  UNIQUE (ecosystem, package, advisory_id, introduced, fixed)
+);
+
+CREATE TABLE va_feed (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  imported_at INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  advisory_count INTEGER NOT NULL,
+  ecosystems TEXT NOT NULL DEFAULT '[]'
+);
+
+CREATE TABLE va_exemptions (
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  issue_type TEXT NOT NULL CHECK (issue_type IN ('cve', 'sn')),
+  issue_id TEXT NOT NULL,
+  scope_type TEXT NOT NULL CHECK (scope_type IN ('account', 'namespace', 'repository', 'image')),
+  namespace_name TEXT NOT NULL DEFAULT '',
+  repository TEXT NOT NULL DEFAULT '',
+  tag TEXT NOT NULL DEFAULT '',
+  digest TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, issue_type, issue_id, scope_type, namespace_name, repository, tag, digest)
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace
