@@ -81,8 +81,10 @@ Inventory read_inventory(const std::vector<LayerInput>& layers, const LayerLimit
 
 // Parsers of the files themselves, for tests and for read_inventory.
 OsRelease parse_os_release(std::string_view text);
-// Only packages whose Status is "install ok installed" (or, in a distroless
-// status.d file with no Status field, every stanza).
+// Only packages whose files are on disk: Status "install ok installed", and
+// also held packages, packages selected for removal but not yet removed, and
+// packages unpacked or awaiting triggers. In a distroless status.d file,
+// which has no Status field, every stanza counts.
 std::vector<Package> parse_dpkg_status(std::string_view text);
 std::vector<Package> parse_apk_installed(std::string_view text);
 // Reads the Packages table of an rpmdb.sqlite file (rpm 4.16 and later).
