@@ -5,6 +5,7 @@
 #include "api/json_response.h"
 #include "api/management_api.h"
 #include "core/error.h"
+#include "core/time.h"
 
 namespace berth::api {
 
@@ -57,10 +58,19 @@ void ManagementApi::get_messages(Call& call) {
 
 void ManagementApi::get_info(Call& call) {
   std::string scheme = settings_.tls ? "https" : "http";
+  // /api/v1/info needs no credentials, so the import's source path, a
+  // detail of the server's file system, stays out.
+  json advisories = {{"imported_at", ""}, {"count", 0}, {"ecosystems", json::array()}};
+  if (auto feed = metadata_.advisory_feed()) {
+    advisories = {{"imported_at", core::format_rfc3339(feed->imported_at)},
+                  {"count", feed->advisory_count},
+                  {"ecosystems", feed->ecosystems}};
+  }
   call.exchange.send(json_response(200, json{{"region", settings_.region},
                                              {"domain", settings_.domain},
                                              {"api_endpoint", scheme + "://" + settings_.domain + "/api"},
-                                             {"version", settings_.version}}));
+                                             {"version", settings_.version},
+                                             {"va", {{"version", "v4"}, {"advisories", advisories}}}}));
 }
 
 void ManagementApi::get_account(Call& call) {

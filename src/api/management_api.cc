@@ -167,6 +167,24 @@ const std::vector<ManagementApi::Route>& ManagementApi::route_table() {
       {{"GET", "/api/v1/retentions/{namespace}"},
        [](ManagementApi& api, Call& call) { api.get_retention(call); }},
 
+      {{"GET", "/va/api/v4/report/account"}, [](ManagementApi& api, Call& call) { api.va_account_report(call, false); }},
+      {{"GET", "/va/api/v4/report/account/status"},
+       [](ManagementApi& api, Call& call) { api.va_account_report(call, true); }},
+      {{"GET", "/va/api/v4/report/image/status/{image}"},
+       [](ManagementApi& api, Call& call) { api.va_image_status(call); }},
+      {{"GET", "/va/api/v4/report/image/{image}"}, [](ManagementApi& api, Call& call) { api.va_image_report(call); }},
+      {{"GET", "/va/api/v4/exempt/types", false}, [](ManagementApi& api, Call& call) { api.va_exempt_types(call); }},
+      {{"GET", "/va/api/v4/exempt/image"}, [](ManagementApi& api, Call& call) { api.va_list_account_scope(call); }},
+      {{"GET", "/va/api/v4/exempt/image/{image}"}, [](ManagementApi& api, Call& call) { api.va_exemption(call); }},
+      {{"POST", "/va/api/v4/exempt/image/{image}"}, [](ManagementApi& api, Call& call) { api.va_exemption(call); }},
+      {{"DELETE", "/va/api/v4/exempt/image/{image}"}, [](ManagementApi& api, Call& call) { api.va_exemption(call); }},
+      {{"GET", "/va/api/v4/exemptions/account"}, [](ManagementApi& api, Call& call) { api.va_list_exemptions(call); }},
+      {{"POST", "/va/api/v4/exemptions/deleteAll"},
+       [](ManagementApi& api, Call& call) { api.va_delete_all_exemptions(call); }},
+      {{"POST", "/va/api/v4/exemptions/images"},
+       [](ManagementApi& api, Call& call) { api.va_images_exemptions(call); }},
+      {{"GET", "/va/api/v4/exemptions/image/{image}"},
+       [](ManagementApi& api, Call& call) { api.va_image_exemptions(call); }},
       {{"GET", "/api/v1/iam/apikeys"}, [](ManagementApi& api, Call& call) { api.list_api_keys(call); }},
       {{"POST", "/api/v1/iam/apikeys"}, [](ManagementApi& api, Call& call) { api.create_api_key(call); }},
       {{"DELETE", "/api/v1/iam/apikeys/{id}"}, [](ManagementApi& api, Call& call) { api.delete_api_key(call); }},
@@ -195,6 +213,7 @@ ManagementApi::ManagementApi(metadata::MetadataStore& metadata, storage::BlobSto
       tenants_(metadata),
       facts_(metadata, blobs),
       retention_(metadata, facts_),
+      va_(metadata),
       settings_(std::move(settings)) {}
 
 auth::Principal ManagementApi::authenticate(http::Exchange& exchange) {

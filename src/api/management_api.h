@@ -9,6 +9,7 @@
 #include "api/image_facts.h"
 #include "api/image_reference.h"
 #include "api/retention_service.h"
+#include "api/va_service.h"
 #include "auth/tenants.h"
 #include "core/error.h"
 #include "http/exchange.h"
@@ -58,7 +59,7 @@ class ManagementApi {
   void set_domain(std::string domain) { settings_.domain = std::move(domain); }
   const ManagementSettings& settings() const { return settings_; }
 
-  // Serves one request whose path starts with /api/v1/.
+  // Serves one request whose path starts with /api/v1/ or /va/api/v4/.
   void handle(http::Exchange& exchange);
 
   // One request as a handler receives it: the caller (null on endpoints that
@@ -132,6 +133,34 @@ class ManagementApi {
   lifecycle::RetentionRule read_retention_request(Call& call, std::string& ns);
   nlohmann::json retention_delete_list(const std::vector<lifecycle::RetentionImage>& images) const;
 
+  // The Vulnerability Advisor under /va/api/v4, in management_va.cc.
+  void va_image_report(Call& call);
+  void va_image_status(Call& call);
+  void va_account_report(Call& call, bool summary_only);
+  void va_exempt_types(Call& call);
+  void va_list_account_scope(Call& call);
+  void va_exemption(Call& call);
+  void va_list_exemptions(Call& call);
+  void va_delete_all_exemptions(Call& call);
+  void va_image_exemptions(Call& call);
+  void va_images_exemptions(Call& call);
+  struct AssessedImage {
+    std::string name;  // "DOMAIN/ns/repo:tag" or "DOMAIN/ns/repo@digest"
+    scan::Assessment assessment;
+  };
+  // Checks Reader access and assesses the image a reference names; 404 if
+  // there is no such image.
+  AssessedImage assess_reference(Call& call, const std::string& text, const VaService::Context& context);
+  // The scope an exemption resource names ("*", "ns", "ns/repo",
+  // "ns/repo:tag", "ns/repo@digest"); 404 for a namespace of another account.
+  metadata::ExemptionRecord exemption_scope(const auth::Principal& caller, const std::string& resource);
+  void require_exemption_manager(Call& call, const metadata::ExemptionRecord& scope);
+  // The assessment of a listed image reached through `tag` (may be empty).
+  scan::Assessment assess_entry(const VaService::Context& context, const std::string& account_id,
+                                const metadata::ImageEntry& entry, const std::string& tag);
+  nlohmann::json exemptions_for_image(Call& call, const std::string& text,
+                                      const std::vector<metadata::ExemptionRecord>& exemptions);
+
   // Throws 403 DENIED unless the caller's policies grant `action` on the account.
   void require_account_action(http::Exchange& exchange, const auth::Principal& caller, auth::Action action);
   // Throws 403 DENIED, with the registry's messages, unless the caller may
@@ -155,6 +184,7 @@ class ManagementApi {
   auth::Tenants tenants_;
   ImageFactsReader facts_;
   RetentionService retention_;
+  VaService va_;
   ManagementSettings settings_;
 };
 

@@ -23,19 +23,11 @@ using nlohmann::json;
 
 namespace {
 
-// Counts of the vulnerability advisor for one image. The advisor does not
-// exist yet, so every image reports none.
-// TODO: fill these from the vulnerability advisor's reports when it exists.
-struct VulnerabilitySummary {
-  bool vulnerable = false;
-  std::int64_t vulnerability_count = 0;
-  std::int64_t configuration_issue_count = 0;
-  std::int64_t issue_count = 0;
-  std::int64_t exempt_issue_count = 0;
-};
-
-VulnerabilitySummary vulnerability_summary(const std::string& /*repository*/, const core::Digest& /*digest*/) {
-  return {};
+// The Vulnerability Advisor's figures that image listings carry.
+json security_status_json(const scan::Assessment& assessment) {
+  return {{"Status", assessment.status},
+          {"IssueCount", assessment.vulnerability_count},
+          {"ExemptionCount", assessment.exempt_vulnerability_count}};
 }
 
 // A boolean query parameter: "true" or "false" in any case, or absent.
@@ -206,6 +198,21 @@ std::vector<std::string> ManagementApi::listable_namespaces(const auth::Principa
   return names;
 }
 
+scan::Assessment ManagementApi::assess_entry(const VaService::Context& context, const std::string& account_id,
+                                            const metadata::ImageEntry& entry, const std::string& tag) {
+  std::string content;
+  if (oci::media_type::is_index(entry.media_type)) {
+    // The index's content decides which of its images is assessed.
+    if (auto manifest = metadata_.find_manifest(entry.repository, entry.digest)) content = manifest->content;
+  }
+  scan::ImageScope scope{.account_id = account_id,
+                         .namespace_name = entry.repository.substr(0, entry.repository.find('/')),
+                         .repository = entry.repository,
+                         .tag = tag,
+                         .digest = entry.digest.str()};
+  return va_.assess(context, scope, entry.media_type, content);
+}
+
 // --- Listings ------------------------------------------------------------------
 
 void ManagementApi::list_images(Call& call) {
@@ -215,11 +222,13 @@ void ManagementApi::list_images(Call& call) {
   for (const auto& value : query.get_all("repository")) add_filter(requested, value, settings_.domain);
   bool include_public = bool_parameter(query, "includeIBM", false);
   bool include_indexes = bool_parameter(query, "includeManifestLists", false);
-  // includePrivate and vulnerabilities are accepted for the hosted
-  // registry's clients; every listing includes private images, and the
-  // vulnerability counts are always present.
+  // includePrivate is accepted for the hosted registry's clients; every
+  // listing includes private images. vulnerabilities=false leaves out the
+  // Vulnerability Advisor's figures, which saves assessing every image.
   bool_parameter(query, "includePrivate", true);
-  bool_parameter(query, "vulnerabilities", true);
+  bool with_va = bool_parameter(query, "vulnerabilities", true);
+  std::optional<VaService::Context> va_context;
+  if (with_va) va_context = va_.context(call.principal().identity.account_id);
 
   ImageFilter scope = restrict_filter(requested, listable_namespaces(call.principal(), include_public));
   std::vector<metadata::ImageEntry> entries;
@@ -231,7 +240,6 @@ void ManagementApi::list_images(Call& call) {
     if (entry.tags.empty()) continue;
     if (!include_indexes && oci::media_type::is_index(entry.media_type)) continue;
     metadata::ImageFacts facts = facts_.facts(entry);
-    VulnerabilitySummary va = vulnerability_summary(entry.repository, entry.digest);
     std::string digest = entry.digest.str();
     std::string repository = domain + "/" + entry.repository;
 
@@ -246,12 +254,16 @@ void ManagementApi::list_images(Call& call) {
                   {"Size", facts.size},
                   {"VirtualSize", facts.size},
                   {"Labels", labels_of(facts)},
-                  {"ManifestType", manifest_type_name(entry.media_type, entry.artifact_type)},
-                  {"Vulnerable", va.vulnerable ? "true" : ""},
-                  {"VulnerabilityCount", va.vulnerability_count},
-                  {"ConfigurationIssueCount", va.configuration_issue_count},
-                  {"IssueCount", va.issue_count},
-                  {"ExemptIssueCount", va.exempt_issue_count}};
+                  {"ManifestType", manifest_type_name(entry.media_type, entry.artifact_type)}};
+    if (va_context) {
+      scan::Assessment va = assess_entry(*va_context, call.principal().identity.account_id, entry, entry.tags.front());
+      image["Vulnerable"] = va.vulnerability_count > 0 ? "true" : "";
+      image["VulnerabilityCount"] = va.vulnerability_count;
+      image["ConfigurationIssueCount"] = 0;
+      image["IssueCount"] = va.vulnerability_count;
+      image["ExemptIssueCount"] = va.exempt_vulnerability_count;
+      image["SecurityStatus"] = security_status_json(va);
+    }
     rows.push_back({{entry.repository, entry.tags.front()}, std::move(image)});
   }
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -280,9 +292,10 @@ void ManagementApi::list_image_digests(Call& call) {
     }
   }
   bool exclude_tagged = bool_field(request, "exclude_tagged");
-  // exclude_va is accepted, but the vulnerability counts are always zero
-  // and always present.
-  bool_field(request, "exclude_va");
+  // exclude_va leaves out the Vulnerability Advisor's figures.
+  bool exclude_va = bool_field(request, "exclude_va");
+  std::optional<VaService::Context> va_context;
+  if (!exclude_va) va_context = va_.context(call.principal().identity.account_id);
   bool include_public = bool_field(request, "include_ibm");
   ImageFilter requested;
   if (request.contains("repositories") && !request["repositories"].is_null()) {
@@ -319,13 +332,18 @@ void ManagementApi::list_image_digests(Call& call) {
       order.emplace_back(entry.repository, digest);
     }
     json tags = json::object();
-    VulnerabilitySummary va = vulnerability_summary(entry.repository, entry.digest);
     for (const auto& tag : entry.tags) {
-      tags[tag] = {{"configurationIssueCount", va.configuration_issue_count},
-                   {"exemptIssueCount", va.exempt_issue_count},
-                   {"issueCount", va.issue_count},
+      if (!va_context) {
+        tags[tag] = json::object();
+        continue;
+      }
+      scan::Assessment va = assess_entry(*va_context, call.principal().identity.account_id, entry, tag);
+      tags[tag] = {{"configurationIssueCount", 0},
+                   {"exemptIssueCount", va.exempt_vulnerability_count},
+                   {"issueCount", va.vulnerability_count},
                    {"vulnerabilityCount", va.vulnerability_count},
-                   {"vulnerable", va.vulnerable}};
+                   {"vulnerable", va.vulnerability_count > 0},
+                   {"status", va.status}};
     }
     it->second["repoTags"][domain + "/" + entry.repository] = std::move(tags);
   }

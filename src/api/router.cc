@@ -14,7 +14,7 @@ void Router::handle(http::Exchange& exchange) {
     tokens_.handle(exchange);
     return;
   }
-  if (path.starts_with("/api/v1/")) {
+  if (path.starts_with("/api/v1/") || path.starts_with("/va/api/v4/")) {
     management_.handle(exchange);
     return;
   }

@@ -1,5 +1,5 @@
 // Top-level request routing: /v2/ to the registry API, /oauth/token to the
-// token endpoint, /api/v1/ to the management API, /healthz and /readyz to
+// token endpoint, /api/v1/ and /va/api/v4/ to the management API, /healthz and /readyz to
 // health checks, /metrics to the Prometheus text exposition, anything else
 // to a 404 in the registry's error format.
 #pragma once

@@ -94,6 +94,8 @@ const std::vector<Option>& options() {
       {"trash.expiry_interval_seconds", integer_option(&Config::trash_expiry_interval_seconds, 0)},
       {"retention.interval_seconds", integer_option(&Config::retention_interval_seconds, 0)},
       {"metrics.enabled", bool_option(&Config::metrics_enabled)},
+      {"va.enabled", bool_option(&Config::va_enabled)},
+      {"va.max_layer_bytes", integer_option(&Config::va_max_layer_bytes, 1024 * 1024)},
       {"limits.manifest_max_bytes", integer_option(&Config::manifest_max_bytes, 1024)},
       {"limits.page_max_entries", integer_option(&Config::page_max_entries, 1)},
       {"limits.chunk_min_length", integer_option(&Config::chunk_min_length, 1)},

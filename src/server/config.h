@@ -59,6 +59,12 @@ struct Config {
   std::int64_t retention_interval_seconds = 86400;
   bool metrics_enabled = true;
 
+  // Vulnerability Advisor (docs/va.md): the indexing worker, and how many
+  // uncompressed bytes it reads from one layer before it stops and marks
+  // the image incomplete.
+  bool va_enabled = true;
+  std::int64_t va_max_layer_bytes = std::int64_t{8} << 30;
+
   std::int64_t manifest_max_bytes = 4 * 1024 * 1024;
   std::int64_t page_max_entries = 1000;
   std::int64_t chunk_min_length = 5 * 1024 * 1024;

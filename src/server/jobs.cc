@@ -25,7 +25,9 @@ Jobs::Jobs(const Config& config, metadata::MetadataStore& metadata, storage::Blo
       {"trash-expiry", config.trash_expiry_interval_seconds,
        [this](std::int64_t now) {
          std::size_t removed = metadata_.expire_trash(now - lifecycle::kTrashRetentionSeconds);
-         return nlohmann::json{{"entries_removed", removed}};
+         // An image's Vulnerability Advisor index goes with its last copy.
+         std::size_t inventories = metadata_.purge_inventories(now);
+         return nlohmann::json{{"entries_removed", removed}, {"inventories_removed", inventories}};
        }},
       {"retention", config.retention_interval_seconds,
        [this](std::int64_t now) { return nlohmann::json{{"images_trashed", retention_.apply_all(now)}}; }},

@@ -7,6 +7,7 @@
 #include "server/serve.h"
 #include "server/stores.h"
 #include "server/tenant_setup.h"
+#include "server/va_admin.h"
 #include "core/error.h"
 
 #include <CLI/CLI.hpp>
@@ -80,6 +81,12 @@ int main(int argc, char** argv) {
   auto* job_run = admin->add_subcommand("job-run", "run one background job now (safe while berthd runs)");
   job_run->add_option("JOB", job_name, "gc, uploads-purge, trash-expiry or retention")->required();
   auto* jobs_list = admin->add_subcommand("jobs", "list the background jobs with their intervals and last runs");
+  std::string va_source;
+  auto* va_import = admin->add_subcommand(
+      "va-import", "replace the Vulnerability Advisor's advisories with OSV records (safe while berthd runs)");
+  va_import->add_option("PATH", va_source, "an OSV .json file, a .zip archive such as OSV's all.zip, or a directory")
+      ->required();
+  auto* va_index = admin->add_subcommand("va-index", "index every image waiting for the Vulnerability Advisor now");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -94,7 +101,8 @@ int main(int argc, char** argv) {
 
   try {
     if (verify->parsed()) return server::verify_store(config, deep, std::cout);
-    bool job_command = gc->parsed() || job_run->parsed() || jobs_list->parsed();
+    bool job_command =
+        gc->parsed() || job_run->parsed() || jobs_list->parsed() || va_import->parsed() || va_index->parsed();
     if (job_command && !std::filesystem::exists(std::filesystem::path(config.data_dir) / "berth.db")) {
       // Opening the stores would create an empty one, and its jobs would
       // find nothing to do; a mistyped path must fail instead.
@@ -117,6 +125,8 @@ int main(int argc, char** argv) {
         if (policy_add->parsed()) return server::admin_policy_add(store, request, std::cout);
         if (apikey_create->parsed()) return server::admin_apikey_create(store, request, std::cout);
         if (namespace_add->parsed()) return server::admin_namespace_add(store, request, std::cout);
+        if (va_import->parsed()) return server::admin_va_import(store, va_source, std::cout, std::cerr);
+        if (va_index->parsed()) return server::admin_va_index(config, store, *stores.blobs, std::cout);
         if (gc->parsed() || job_run->parsed() || jobs_list->parsed()) {
           server::Jobs jobs(config, store, *stores.blobs);
           if (jobs_list->parsed()) return server::admin_jobs(jobs, store, std::cout);

@@ -12,6 +12,7 @@
 #include "server/jobs.h"
 #include "server/stores.h"
 #include "server/tenant_setup.h"
+#include "server/va_admin.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -99,6 +100,7 @@ int serve(const Config& config) {
                                                         .messages = config.messages,
                                                         .version = BERTH_VERSION});
   Jobs jobs(config, *stores.metadata, *stores.blobs);
+  scan::IndexWorker indexer(*stores.metadata, *stores.blobs, index_settings(config));
   std::function<std::string()> metrics;
   if (config.metrics_enabled) {
     metrics = [&stores, &jobs, &quotas] { return render_metrics(*stores.metadata, quotas, jobs.scheduler().jobs()); };
@@ -153,7 +155,9 @@ int serve(const Config& config) {
   });
 
   if (config.jobs_enabled) jobs.scheduler().start();
+  if (config.va_enabled) indexer.start();
   server.run();
+  indexer.stop();
   jobs.scheduler().stop();
   quotas.flush();
 

@@ -117,7 +117,7 @@ class LeaseTest(JobsTestCase):
 
         counts = self.run_job("trash-expiry")
 
-        self.assertEqual(counts, {"entries_removed": 0})
+        self.assertEqual(counts, {"entries_removed": 0, "inventories_removed": 0})
         with self.database() as connection:
             left = connection.execute("SELECT count(*) FROM job_leases WHERE job = 'trash-expiry'").fetchone()[0]
         self.assertEqual(left, 0, "the lease is released after the run")

@@ -342,7 +342,7 @@ TEST_F(LoadConfig, ConfigKeys) {
   EXPECT_THAT(keys, ::testing::Contains("region.domain"));
   EXPECT_THAT(keys, ::testing::Contains("gc.grace_seconds"));
   EXPECT_THAT(keys, ::testing::Contains("jobs.enabled"));
-  EXPECT_EQ(keys.size(), 38u);
+  EXPECT_EQ(keys.size(), 40u);
 }
 
 }  // namespace

@@ -123,23 +123,25 @@ TEST(ParseRfc3339, RejectsOtherText) {
   }
 }
 
-TEST(ManagementRoutes, UniqueAndUnderApiV1) {
+TEST(ManagementRoutes, UniqueAndUnderTheTwoPrefixes) {
   std::set<std::pair<std::string, std::string>> seen;
   for (const auto& route : ManagementApi::routes()) {
-    EXPECT_TRUE(route.path.starts_with("/api/v1/")) << route.path;
+    EXPECT_TRUE(route.path.starts_with("/api/v1/") || route.path.starts_with("/va/api/v4/")) << route.path;
     EXPECT_TRUE(seen.emplace(std::string(route.method), std::string(route.path)).second)
         << route.method << " " << route.path;
   }
   EXPECT_TRUE(seen.contains({"GET", "/api/v1/images/{image}/json"}));
   EXPECT_TRUE(seen.contains({"DELETE", "/api/v1/tags/{image}"}));
+  EXPECT_TRUE(seen.contains({"GET", "/va/api/v4/report/image/{image}"}));
 }
 
-TEST(ManagementRoutes, OnlyInfoAndMessagesArePublic) {
+TEST(ManagementRoutes, OnlyInfoMessagesAndTypesArePublic) {
   std::set<std::string> public_paths;
   for (const auto& route : ManagementApi::routes()) {
     if (!route.needs_credentials) public_paths.emplace(route.path);
   }
-  EXPECT_EQ(public_paths, (std::set<std::string>{"/api/v1/info", "/api/v1/messages"}));
+  EXPECT_EQ(public_paths,
+            (std::set<std::string>{"/api/v1/info", "/api/v1/messages", "/va/api/v4/exempt/types"}));
 }
 
 }  // namespace
