@@ -307,8 +307,12 @@ Assessment assess(const std::optional<metadata::InventoryRecord>& inventory, con
 
   std::optional<PackageFormat> format = parse_package_format(inventory->package_format);
   if (!format) {
+    // A layer cut short before any package database was read leaves no
+    // format; its reason names the layer, so the report keeps it.
     assessment.status = "INCOMPLETE";
-    assessment.reason = "the inventory has an unknown package format \"" + inventory->package_format + "\"";
+    assessment.reason = inventory->status == "incomplete" && inventory->package_format.empty()
+                            ? inventory->reason
+                            : "the inventory has an unknown package format \"" + inventory->package_format + "\"";
     return assessment;
   }
   std::string problem;
