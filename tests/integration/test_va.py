@@ -354,10 +354,12 @@ class VaTestCase(BerthdTestCase):
         self.assertEqual(response.status, 404, response)
         message = f"{NOT_SCANNED}: '{self.full(name)}' has not been scanned. Try again later."
         self.assertIn(message, response.body.decode(errors="replace"))
-        # The design documents a body of only code and message. A failure
-        # here is recorded, and the test goes on with its other checks.
-        with self.subTest("BXNVA0009E body", name=name):
-            self.assertEqual(response.json(), {"code": NOT_SCANNED, "message": message})
+        # The body has the API's usual error shape, with the hosted
+        # registry's code in the detail.
+        error = response.json()["errors"][0]
+        self.assertEqual(error["code"], "NOT_FOUND")
+        self.assertEqual(error["message"], message)
+        self.assertEqual(error["detail"], {"code": NOT_SCANNED, "image": self.full(name)})
 
     @classmethod
     def peak_memory_kib(cls):
