@@ -1,4 +1,5 @@
-"""The management API against its OpenAPI document, docs/openapi.yaml.
+"""The management API and the Vulnerability Advisor's API against their
+OpenAPI document, docs/openapi.yaml.
 
 Every documented operation is called on a running berthd, for success and
 for its error statuses. Each response must have a status that the document
@@ -14,9 +15,11 @@ import datetime
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 import urllib.parse
 from pathlib import Path
@@ -153,10 +156,10 @@ class DocumentTest(unittest.TestCase):
 
         walk(DOCUMENT.root, "")
 
-    def test_every_path_is_under_api_v1(self):
+    def test_every_path_has_a_served_prefix(self):
         for template in DOCUMENT.root["paths"]:
             with self.subTest(path=template):
-                self.assertTrue(template.startswith("/api/v1/"))
+                self.assertTrue(template.startswith(("/api/v1/", "/va/api/v4/")))
 
     def test_operations_list_shared_statuses(self):
         for operation_id in DOCUMENT.operations:
@@ -371,6 +374,25 @@ class ConformanceTestCase(unittest.TestCase):
         assert key.status == 201, key
         return key.json()["apikey"]
 
+    @classmethod
+    def skopeo_copy(cls, fixture, target, key, all_images=False):
+        """Copies a fixture layout's tag into berthd with skopeo, logged in
+        with `key` through an auth file, so the key stays out of the
+        process list."""
+        auth_file = cls.workdir / f"auth-{sha256_digest(key.encode())[7:19]}.json"
+        credentials = base64.b64encode(f"iamapikey:{key}".encode()).decode()
+        auth_file.write_text(json.dumps({"auths": {cls.berthd.address: {"auth": credentials}}}))
+        auth_file.chmod(0o600)
+        tmp = cls.workdir / "tmp"
+        tmp.mkdir(exist_ok=True)
+        layout, tag = fixture.split(":")
+        command = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--dest-authfile", str(auth_file),
+                   *(["--all"] if all_images else []),
+                   f"oci:{FIXTURES / layout}:{tag}", f"docker://{cls.berthd.address}/{target}"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                                env=dict(os.environ, TMPDIR=str(tmp)))
+        assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stderr}"
+
     def service_id_with_key(self, name, grants=()):
         """Creates a service ID with policies [(role, namespace or "")] and
         an API key through the API; returns (iam_id, key id, secret)."""
@@ -393,7 +415,7 @@ class ManagementApiTest(ConformanceTestCase):
             name = operation_test_name(operation_id)
             with self.subTest(operation=operation_id):
                 tested = any(hasattr(test_class, name)
-                             for test_class in (ManagementApiTest, ImageApiTest, LifecycleApiTest))
+                             for test_class in (ManagementApiTest, ImageApiTest, LifecycleApiTest, VaApiTest))
                 self.assertTrue(tested, f"no test method {name} exercises {operation_id}")
 
     # --- Checks across all operations -------------------------------------
@@ -426,7 +448,7 @@ class ManagementApiTest(ConformanceTestCase):
 
     def test_public_operations_ignore_credentials(self):
         public = [operation_id for operation_id in DOCUMENT.operations if DOCUMENT.is_public(operation_id)]
-        self.assertEqual(sorted(public), ["getInfo", "getMessages"])
+        self.assertEqual(sorted(public), ["getInfo", "getMessages", "listExemptionTypes"])
         for operation_id in public:
             for headers in ({}, {"Authorization": self.berthd.basic_auth("berth_unknown")},
                             {"Account": "not-" + self.account_id}):
@@ -463,16 +485,20 @@ class ManagementApiTest(ConformanceTestCase):
     def test_undocumented_paths_get_404(self):
         for path in ("/api/v1/", "/api/v1/nothing", "/api/v1/iam", "/api/v1/iam/users",
                      "/api/v1/namespaces/a/b", "/api/v1/iam/apikeys/a/b", "/api/v1/trash/a",
-                     "/api/v1/retentions/a/b", "/api/v1/tags", "/api/v1/info/x"):
+                     "/api/v1/retentions/a/b", "/api/v1/tags", "/api/v1/info/x", "/va/api/v4/",
+                     "/va/api/v4/report", "/va/api/v4/report/image", "/va/api/v4/exempt",
+                     "/va/api/v4/exemptions", "/va/api/v4/exemptions/image"):
             with self.subTest(path=path):
                 response = self.berthd.request("GET", path)
                 self.assertEqual(response.status, 404, response)
                 self.assertEqual(response.error_codes(), ["NOT_FOUND"])
 
     def test_api_v1_without_slash_gets_404(self):
-        response = self.berthd.request("GET", "/api/v1")
-        self.assertEqual(response.status, 404, response)
-        self.assertEqual(response.error_codes(), ["UNSUPPORTED"])
+        for path in ("/api/v1", "/va/api/v4"):
+            with self.subTest(path=path):
+                response = self.berthd.request("GET", path)
+                self.assertEqual(response.status, 404, response)
+                self.assertEqual(response.error_codes(), ["UNSUPPORTED"])
 
     # --- The registry and the account -------------------------------------
 
@@ -481,6 +507,9 @@ class ManagementApiTest(ConformanceTestCase):
         self.assertEqual(info["domain"], self.berthd.address)
         self.assertEqual(info["api_endpoint"], f"http://{self.berthd.address}/api")
         self.assertEqual(info["region"], "local")
+        # VaApiTest checks the advisories after an import.
+        self.assertEqual(info["va"], {"version": "v4",
+                                      "advisories": {"imported_at": "", "count": 0, "ecosystems": []}})
         self.assert_statuses_covered("getInfo")
 
     def test_get_messages(self):
@@ -852,25 +881,6 @@ class ImageApiTest(ConformanceTestCase):
         # Writer on imgs may push and delete but not list or inspect.
         cls.reader_key = cls.service_id_key_for_class("imgs-reader", "Reader", "imgs")
         cls.writer_key = cls.service_id_key_for_class("imgs-writer", "Writer", "imgs")
-
-    @classmethod
-    def skopeo_copy(cls, fixture, target, key, all_images=False):
-        """Copies a fixture layout's tag into berthd with skopeo, logged in
-        with `key` through an auth file, so the key stays out of the
-        process list."""
-        auth_file = cls.workdir / f"auth-{sha256_digest(key.encode())[7:19]}.json"
-        credentials = base64.b64encode(f"iamapikey:{key}".encode()).decode()
-        auth_file.write_text(json.dumps({"auths": {cls.berthd.address: {"auth": credentials}}}))
-        auth_file.chmod(0o600)
-        tmp = cls.workdir / "tmp"
-        tmp.mkdir(exist_ok=True)
-        layout, tag = fixture.split(":")
-        command = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--dest-authfile", str(auth_file),
-                   *(["--all"] if all_images else []),
-                   f"oci:{FIXTURES / layout}:{tag}", f"docker://{cls.berthd.address}/{target}"]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                                env=dict(os.environ, TMPDIR=str(tmp)))
-        assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stderr}"
 
     def tag(self, source, target, key=None, expect=201):
         return self.call("tagImage", query={"fromimage": source, "toimage": target}, key=key, expect=expect)
@@ -1599,6 +1609,663 @@ class LifecycleApiTest(ConformanceTestCase):
                                      headers={"Content-Type": "application/json"}, expect=400)
                 self.assertEqual(response.error_codes(), ["BAD_REQUEST"])
         self.assert_statuses_covered("analyzeRetentionPolicy")
+
+
+OSV_FIXTURES = ROOT / "tests" / "fixtures" / "osv"
+# The CVEs of the fixture advisories that vulnerable:latest has, both in
+# libexpat1: the first through two security notices, the second through
+# DSA_NOTICE only.
+EXPAT_CVE = "CVE-2022-40674"
+SECOND_EXPAT_CVE = "CVE-2022-43680"
+EXPAT_NOTICE = "DEBIAN-CVE-2022-40674"
+DSA_NOTICE = "DSA-5242-1"
+# How long berthd's indexing worker may take to read the pushed fixture images.
+INDEX_TIMEOUT_SECONDS = 180
+EMPTY_SCOPE = {"scope_type": "account", "namespace": "", "repository": "", "tag": "", "digest": ""}
+EMPTY_OS = {"distribution_id": "", "version_id": "", "version_code_name": ""}
+
+
+def summary_counts(active, exempt):
+    """The counts of a ScanreportSummary with `active` and `exempt` vulnerabilities."""
+    return {"issue_count": active, "vulnerability_count": active, "exempt_issue_count": exempt,
+            "exempt_vulnerability_count": exempt, "configuration_issue_count": 0,
+            "exempt_configuration_issue_count": 0}
+
+
+def issue_ids(exemptions):
+    return sorted(exemption["issue_id"] for exemption in exemptions)
+
+
+class VaApiTest(ConformanceTestCase):
+    """The Vulnerability Advisor's operations, on fixture images pushed with
+    skopeo and the OSV fixture advisories imported with `berthd admin
+    va-import`: vaimgs/busybox has no OS release (UNSUPPORTED),
+    vaimgs/debian is the bookworm minbase (OK), and vaimgs/vulnerable adds
+    bullseye's libexpat1 to it (FAIL). vaimgs/exempted is the same image as
+    vaimgs/vulnerable, for the tests that exempt its issues. Every test
+    removes the exemptions it creates, so the reports stay as described."""
+
+    @classmethod
+    def set_up_server(cls):
+        if shutil.which("skopeo") is None:
+            raise RuntimeError("skopeo not found on PATH. Install the test clients with scripts/bootstrap.")
+        cls.create_identities()
+        cls.domain = cls.berthd.address
+        cls.berthd.create_namespace("vaimgs")
+        for fixture, target in (("busybox:latest", "vaimgs/busybox:latest"),
+                                ("debian:bookworm", "vaimgs/debian:bookworm"),
+                                ("vulnerable:latest", "vaimgs/vulnerable:latest")):
+            cls.skopeo_copy(fixture, target, cls.manager_key)
+        cls.debian_digest = fixture_manifest_digest("debian", "bookworm")
+        cls.vulnerable_digest = fixture_manifest_digest("vulnerable", "latest")
+        # The inventory belongs to the digest, so the copy needs no indexing of its own.
+        copy = urllib.parse.urlencode({"fromimage": "vaimgs/vulnerable:latest", "toimage": "vaimgs/exempted:latest"})
+        copied = cls.berthd.request("POST", "/api/v1/images/tags?" + copy)
+        assert copied.status == 201, copied
+
+        other = {"Authorization": cls.berthd.basic_auth(cls.other_key)}
+        created = cls.berthd.request("PUT", "/api/v1/namespaces/theirs", headers=other)
+        assert created.status == 201, created
+        cls.skopeo_copy("busybox:latest", "theirs/app:latest", cls.other_key)
+
+        # Reader on vaimgs may read reports and exemptions, but Writer may
+        # not. The account-wide Reader may also read the account scope.
+        cls.reader_key = cls.service_id_key_for_class("va-reader", "Reader", "vaimgs")
+        cls.writer_key = cls.service_id_key_for_class("va-writer", "Writer", "vaimgs")
+        cls.account_reader_key = cls.service_id_key_for_class("va-account-reader", "Reader", "")
+        cls.namespace_manager_key = cls.service_id_key_for_class("va-ns-manager", "Manager", "vaimgs")
+
+        cls.import_output = cls.admin("va-import", str(OSV_FIXTURES / "advisories"))
+        cls.wait_indexed("vaimgs/busybox:latest", "vaimgs/debian:bookworm", "vaimgs/vulnerable:latest")
+
+    @classmethod
+    def wait_indexed(cls, *images):
+        """Waits until the indexing worker has read each image, which
+        getImageStatus shows as a status other than UNSCANNED."""
+        deadline = time.monotonic() + INDEX_TIMEOUT_SECONDS
+        for image in images:
+            path = "/va/api/v4/report/image/status/" + urllib.parse.quote(image, safe="")
+            while True:
+                response = cls.berthd.request("GET", path)
+                assert response.status == 200, response
+                if response.json()["status"] != "UNSCANNED":
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{image} was not indexed within {INDEX_TIMEOUT_SECONDS} s; berthd log:\n"
+                                         f"{cls.berthd.log_text()[-3000:]}")
+                time.sleep(0.2)
+
+    def full(self, reference):
+        """The reference with the registry's domain, as responses spell it."""
+        return f"{self.domain}/{reference}"
+
+    def report(self, image, key=None):
+        return self.call("getImageReport", {"image": image}, key=key, expect=200).json()
+
+    def summary(self, image, key=None):
+        return self.call("getImageStatus", {"image": image}, key=key, expect=200).json()
+
+    @staticmethod
+    def vulnerability(report, cve_id):
+        return next((vulnerability for vulnerability in report["vulnerabilities"]
+                     if vulnerability["cve_id"] == cve_id), None)
+
+    def exemption(self, path, key=None):
+        """Creates the exemption that an exempt/image path names, removed
+        again when the test ends; returns it."""
+        created = self.call("createExemption", {"image": path}, key=key, expect=201).json()
+        self.addCleanup(self.remove_exemption, path, key)
+        return created
+
+    def remove_exemption(self, path, key=None):
+        response = self.berthd.request("DELETE", "/va/api/v4/exempt/image/" + urllib.parse.quote(path, safe=""),
+                                       headers={"Authorization": self.berthd.basic_auth(key)})
+        self.assertIn(response.status, (200, 404), response)
+
+    def assert_issue_codes(self, operation_id, cases, **kwargs):
+        """Checks that each (image parameter, error code) of `cases` gets 400 with that code."""
+        for image, code in cases:
+            with self.subTest(operation=operation_id, image=image):
+                response = self.call(operation_id, {"image": image}, expect=400, **kwargs)
+                self.assertEqual(response.error_codes(), [code])
+
+    # --- Reports ----------------------------------------------------------
+
+    def test_get_image_report(self):
+        report = self.report("vaimgs/vulnerable:latest")
+        self.assertEqual(report["id"], self.full("vaimgs/vulnerable:latest"))
+        self.assertEqual(report["digest"], self.vulnerable_digest)
+        self.assertEqual(report["status"], "FAIL")
+        self.assertEqual(report["reason"], "")
+        self.assertGreater(report["scan_time"], 0)
+        self.assertEqual(report["os_distribution"],
+                         {"distribution_id": "debian", "version_id": "12", "version_code_name": "bookworm"})
+        self.assertEqual(report["configuration_issues"], [])
+        # zlib's advisory fixes a version older than bookworm's, tar's has
+        # no fix, and Debian's kernel advisories are skipped.
+        self.assertEqual([v["cve_id"] for v in report["vulnerabilities"]], [EXPAT_CVE, SECOND_EXPAT_CVE])
+
+        first = self.vulnerability(report, EXPAT_CVE)
+        self.assertEqual((first["cve_exempt"], first["exempt_status"]), (False, "active"))
+        self.assertEqual([notice["notice_id"] for notice in first["security_notices"]], [EXPAT_NOTICE, DSA_NOTICE])
+        self.assertEqual(first["summary"], first["security_notices"][0]["summary"], "the CVE's own advisory")
+        counts = (first["security_notice_count"], first["exempt_security_notice_count"],
+                  first["total_security_notice_count"])
+        self.assertEqual(counts, (2, 0, 2))
+        fixes = {}
+        for notice in first["security_notices"]:
+            with self.subTest(notice=notice["notice_id"]):
+                self.assertEqual(notice["notice"], notice["summary"])
+                self.assertFalse(notice["notice_exempt"])
+                self.assertEqual(len(notice["vulnerable_packages"]), 1, notice)
+                package = notice["vulnerable_packages"][0]
+                self.assertEqual(package["package_name"], "libexpat1")
+                self.assertTrue(package["installed_version"].startswith("2.2.10-2+deb11u"), package)
+                self.assertEqual(package["corrective_action"], f"Upgrade libexpat1 to at least {package['fix_version']}")
+                fixes[notice["notice_id"]] = package["fix_version"]
+        self.assertEqual(fixes, {EXPAT_NOTICE: "2.4.9-1", DSA_NOTICE: "2.5.0-1"})
+        second = self.vulnerability(report, SECOND_EXPAT_CVE)
+        self.assertEqual([notice["notice_id"] for notice in second["security_notices"]], [DSA_NOTICE])
+
+        # By digest, with the domain, and with '/' not encoded.
+        by_digest = self.report(self.full(f"vaimgs/vulnerable@{self.vulnerable_digest}"))
+        self.assertEqual(by_digest["id"], self.full(f"vaimgs/vulnerable@{self.vulnerable_digest}"))
+        self.assertEqual(by_digest["vulnerabilities"], report["vulnerabilities"])
+        path = "/va/api/v4/report/image/vaimgs/vulnerable"
+        raw = self.berthd.request("GET", path)
+        self.check_response("getImageReport", "GET", path, raw)
+        self.assertEqual(raw.json(), report)
+
+        debian = self.report("vaimgs/debian:bookworm")
+        self.assertEqual((debian["status"], debian["reason"], debian["vulnerabilities"]), ("OK", "", []))
+        self.assertEqual(debian["digest"], self.debian_digest)
+        busybox = self.report("vaimgs/busybox", key=self.reader_key)
+        self.assertEqual(busybox["status"], "UNSUPPORTED")
+        self.assertNotEqual(busybox["reason"], "")
+        self.assertGreater(busybox["scan_time"], 0)
+        self.assertEqual(busybox["os_distribution"], EMPTY_OS)
+        self.assertEqual(busybox["vulnerabilities"], [])
+
+        self.assert_issue_codes("getImageReport", [
+            ("noslash", "NAME_INVALID"), ("vaimgs/busybox@sha256:abc", "DIGEST_INVALID"),
+            ("vaimgs/busybox:-bad", "TAG_INVALID"), ("other.example/vaimgs/busybox", "BAD_REQUEST")])
+        self.assertEqual(self.percent_escape_error("getImageReport").error_codes(), ["BAD_REQUEST"])
+        denied = self.call("getImageReport", {"image": "vaimgs/busybox"}, key=self.writer_key, expect=403)
+        self.assert_denied_with_detail(denied, "vaimgs", "exemption.list")
+        self.call("getImageReport", {"image": "vaimgs/busybox"}, key=self.plain_key, expect=403)
+        foreign = self.call("getImageReport", {"image": "theirs/app"}, expect=403)
+        self.assertNotIn("detail", foreign.json()["errors"][0])
+        missing = self.call("getImageReport", {"image": "nosuchns/app"}, expect=403)
+        self.assertEqual(missing.json()["errors"][0]["detail"], {"namespace": "nosuchns"})
+        unknown = self.call("getImageReport", {"image": "vaimgs/busybox:missing"}, expect=404)
+        self.assertEqual(unknown.error_codes(), ["MANIFEST_UNKNOWN"])
+        self.assertEqual(unknown.json()["errors"][0]["detail"],
+                         {"image": self.full("vaimgs/busybox:missing"), "name": "vaimgs/busybox"})
+        self.assert_account_mismatch_denied("getImageReport", {"image": "vaimgs/busybox"})
+        self.assert_statuses_covered("getImageReport")
+
+    def test_unindexed_image_gets_bxnva0009e(self):
+        """A berthd whose indexing worker is off keeps a pushed image
+        queued: its status is UNSCANNED, and its report is a 404 with the
+        hosted registry's BXNVA0009E message."""
+        workdir = Path(tempfile.mkdtemp(prefix="berth-openapi-va-"))
+        self.addCleanup(shutil.rmtree, workdir, True)
+        server = Berthd(workdir / "data", env={"BERTH_VA_ENABLED": "false"}).start()
+        self.addCleanup(server.stop)
+        _, digest = push_image(server, "queued/app", "v1")
+
+        status = self.call("getImageStatus", {"image": "queued/app:v1"}, server=server, expect=200).json()
+        self.assertEqual(status, {"status": "UNSCANNED", "scan_time": 0, **summary_counts(0, 0)})
+        assessments = self.call("getAccountReport", server=server, expect=200).json()["assessments"]
+        listed = assessments[f"{server.address}/queued/app:v1"]
+        self.assertEqual((listed["status"], listed["scan_time"], listed["vulnerabilities"]), ("UNSCANNED", 0, []))
+        images = self.call("listImages", server=server, expect=200).json()
+        self.assertEqual(images[0]["SecurityStatus"], {"Status": "UNSCANNED", "IssueCount": 0, "ExemptionCount": 0})
+
+        for reference in ("queued/app:v1", f"queued/app@{digest}"):
+            with self.subTest(image=reference):
+                response = self.call("getImageReport", {"image": reference}, server=server, expect=404)
+                name = f"{server.address}/{reference}"
+                self.assertEqual(response.error_codes(), ["NOT_FOUND"])
+                error = response.json()["errors"][0]
+                self.assertEqual(error["message"], f"BXNVA0009E: '{name}' has not been scanned. Try again later.")
+                self.assertEqual(error["detail"], {"code": "BXNVA0009E", "image": name})
+
+    def test_get_image_status(self):
+        report = self.report("vaimgs/vulnerable:latest")
+        self.assertEqual(self.summary("vaimgs/vulnerable:latest"),
+                         {"status": "FAIL", "scan_time": report["scan_time"], **summary_counts(2, 0)})
+        busybox = self.summary(self.full("vaimgs/busybox:latest"), key=self.reader_key)
+        self.assertEqual(busybox["status"], "UNSUPPORTED")
+        self.assertEqual(busybox["vulnerability_count"], 0)
+        self.assertEqual(self.summary(f"vaimgs/debian@{self.debian_digest}")["status"], "OK")
+
+        self.assert_issue_codes("getImageStatus", [("noslash", "NAME_INVALID"),
+                                                   ("other.example/vaimgs/busybox", "BAD_REQUEST")])
+        self.assertEqual(self.percent_escape_error("getImageStatus").error_codes(), ["BAD_REQUEST"])
+        denied = self.call("getImageStatus", {"image": "vaimgs/busybox"}, key=self.writer_key, expect=403)
+        self.assert_denied_with_detail(denied, "vaimgs", "exemption.list")
+        self.call("getImageStatus", {"image": "theirs/app"}, expect=403)
+        unknown = self.call("getImageStatus", {"image": "vaimgs/busybox:missing"}, expect=404)
+        self.assertEqual(unknown.error_codes(), ["MANIFEST_UNKNOWN"])
+        self.assert_account_mismatch_denied("getImageStatus", {"image": "vaimgs/busybox"})
+        self.assert_statuses_covered("getImageStatus")
+
+    def test_get_account_report(self):
+        assessments = self.call("getAccountReport", expect=200).json()["assessments"]
+        names = {self.full(name) for name in ("vaimgs/busybox:latest", "vaimgs/debian:bookworm",
+                                              "vaimgs/vulnerable:latest", "vaimgs/exempted:latest")}
+        self.assertLessEqual(names, set(assessments))
+        self.assertEqual([name for name in assessments if "/theirs/" in name], [])
+        vulnerable = self.full("vaimgs/vulnerable:latest")
+        self.assertEqual(assessments[vulnerable], self.report("vaimgs/vulnerable:latest"))
+        self.assertEqual(assessments[self.full("vaimgs/busybox:latest")]["status"], "UNSUPPORTED")
+
+        def listed(query=None, key=None):
+            return self.call("getAccountReport", query=query, key=key, expect=200).json()["assessments"]
+
+        self.assertEqual(list(listed({"repository": self.full("vaimgs/busybox")})), [self.full("vaimgs/busybox:latest")])
+        self.assertEqual(set(listed({"repository": ["vaimgs/busybox", "vaimgs/debian"]})),
+                         {self.full("vaimgs/busybox:latest"), self.full("vaimgs/debian:bookworm")})
+        in_namespace = {name for name in assessments if name.startswith(self.full("vaimgs/"))}
+        self.assertEqual(set(listed({"repository": "vaimgs"})), in_namespace)
+        self.assertEqual(listed({"repository": "theirs/app"}), {})
+        self.assertEqual(listed(key=self.reader_key)[vulnerable], assessments[vulnerable])
+        self.assertEqual(listed(key=self.writer_key), {})
+
+        response = self.call("getAccountReport", query={"repository": "other.example/vaimgs/busybox"}, expect=400)
+        self.assertEqual(response.error_codes(), ["BAD_REQUEST"])
+        self.assert_account_mismatch_denied("getAccountReport")
+        self.assert_statuses_covered("getAccountReport")
+
+    def test_get_account_status(self):
+        images = self.call("getAccountStatus", expect=200).json()["images"]
+        by_name = {image["name"]: image for image in images}
+        self.assertEqual(len(by_name), len(images), "one entry per tag")
+        vulnerable = by_name[self.full("vaimgs/vulnerable:latest")]
+        self.assertGreater(vulnerable["created_time"], 0)
+        counts = {field: value for field, value in vulnerable.items() if field not in ("name", "created_time")}
+        self.assertEqual(counts, self.summary("vaimgs/vulnerable:latest"))
+        self.assertEqual(by_name[self.full("vaimgs/busybox:latest")]["status"], "UNSUPPORTED")
+        self.assertNotIn(self.full("theirs/app:latest"), by_name)
+
+        filtered = self.call("getAccountStatus", query={"repository": "vaimgs/debian"}, expect=200).json()
+        self.assertEqual([image["name"] for image in filtered["images"]], [self.full("vaimgs/debian:bookworm")])
+        by_reader = self.call("getAccountStatus", key=self.reader_key, expect=200).json()["images"]
+        self.assertIn(vulnerable, by_reader)
+        self.assertEqual(self.call("getAccountStatus", key=self.writer_key, expect=200).json(), {"images": []})
+
+        response = self.call("getAccountStatus", query={"repository": "other.example/vaimgs"}, expect=400)
+        self.assertEqual(response.error_codes(), ["BAD_REQUEST"])
+        self.assert_account_mismatch_denied("getAccountStatus")
+        self.assert_statuses_covered("getAccountStatus")
+
+    def test_listings_carry_security_status(self):
+        images = self.call("listImages", query={"repository": "vaimgs"}, expect=200).json()
+        by_tag = {tag: image for image in images for tag in image["RepoTags"]}
+        vulnerable = by_tag[self.full("vaimgs/vulnerable:latest")]
+        self.assertEqual(vulnerable["SecurityStatus"], {"Status": "FAIL", "IssueCount": 2, "ExemptionCount": 0})
+        fields = ("Vulnerable", "VulnerabilityCount", "IssueCount", "ExemptIssueCount", "ConfigurationIssueCount")
+        self.assertEqual(tuple(vulnerable[field] for field in fields), ("true", 2, 2, 0, 0))
+        debian = by_tag[self.full("vaimgs/debian:bookworm")]
+        self.assertEqual(debian["SecurityStatus"], {"Status": "OK", "IssueCount": 0, "ExemptionCount": 0})
+        self.assertEqual(debian["Vulnerable"], "")
+        busybox = by_tag[self.full("vaimgs/busybox:latest")]
+        self.assertEqual(busybox["SecurityStatus"]["Status"], "UNSUPPORTED")
+
+        plain = self.call("listImages", query={"repository": "vaimgs", "vulnerabilities": "false"}, expect=200).json()
+        self.assertEqual(len(plain), len(images))
+        for image in plain:
+            with self.subTest(image=image["RepoTags"]):
+                self.assertNotIn("SecurityStatus", image)
+
+        digests = self.call("listImageDigests", body={"repositories": ["vaimgs"]}, expect=200).json()
+        by_id = {image["id"]: image for image in digests}
+        tags = by_id[self.vulnerable_digest]["repoTags"][self.full("vaimgs/vulnerable")]
+        self.assertEqual(tags["latest"], {"configurationIssueCount": 0, "exemptIssueCount": 0, "issueCount": 2,
+                                          "vulnerabilityCount": 2, "vulnerable": True, "status": "FAIL"})
+        self.assertEqual(by_id[self.debian_digest]["repoTags"][self.full("vaimgs/debian")]["bookworm"]["status"], "OK")
+        without = self.call("listImageDigests", body={"repositories": ["vaimgs/debian"], "exclude_va": True},
+                            expect=200).json()
+        self.assertEqual(without[0]["repoTags"], {self.full("vaimgs/debian"): {"bookworm": {}}})
+
+    def test_info_shows_advisory_import(self):
+        advisories = self.call("getInfo", auth=False, expect=200).json()["va"]["advisories"]
+        self.assertEqual(advisories["ecosystems"], ["alpine:3.19", "debian:12", "rhel:9"])
+        self.assertIn(f"Imported {advisories['count']} advisories", self.import_output)
+        imported = datetime.datetime.strptime(advisories["imported_at"], "%Y-%m-%dT%H:%M:%SZ")
+        age = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - imported
+        self.assertLess(age, datetime.timedelta(hours=1))
+
+    def test_reimport_changes_report_without_rescan(self):
+        before = self.summary("vaimgs/vulnerable:latest")
+        self.assertEqual(before["status"], "FAIL")
+        self.addCleanup(self.import_again_later)
+        self.admin("va-import", str(OSV_FIXTURES / "fixed-nothing"))
+        after = self.report("vaimgs/vulnerable:latest")
+        self.assertEqual((after["status"], after["vulnerabilities"]), ("OK", []),
+                         "the report uses the advisories of the latest import")
+        self.assertEqual(after["scan_time"], before["scan_time"], "the image was not indexed again")
+        info = self.call("getInfo", auth=False, expect=200).json()
+        self.assertEqual(info["va"]["advisories"]["ecosystems"], ["debian:12"])
+
+        # This import usually lands in the same second as the one before,
+        # so the report must not depend on the import time alone.
+        self.admin("va-import", str(OSV_FIXTURES / "advisories"))
+        self.assertEqual(self.summary("vaimgs/vulnerable:latest"), before,
+                         "the report uses the advisories of the latest import")
+
+    def import_again_later(self):
+        """Imports the fixture advisories once more, a second after the
+        last import, so that later tests see them even if berthd cannot
+        tell two imports within one second apart."""
+        time.sleep(1.1)
+        self.admin("va-import", str(OSV_FIXTURES / "advisories"))
+
+    def test_exemptions_change_report(self):
+        image = "vaimgs/exempted:latest"
+        self.assertEqual(self.summary(image)["status"], "FAIL")
+
+        # A cve exemption makes the CVE exempt in the repository only.
+        cve_path = f"vaimgs/exempted/issue/cve/{EXPAT_CVE}"
+        self.exemption(cve_path)
+        report = self.report(image)
+        first = self.vulnerability(report, EXPAT_CVE)
+        second = self.vulnerability(report, SECOND_EXPAT_CVE)
+        self.assertEqual((first["cve_exempt"], first["exempt_status"]), (True, "exempt"))
+        self.assertEqual((second["cve_exempt"], second["exempt_status"]), (False, "active"))
+        self.assertEqual(report["status"], "FAIL")
+        self.assertEqual(self.summary(image), {"status": "FAIL", "scan_time": report["scan_time"],
+                                               **summary_counts(1, 1)})
+        listed = self.call("listImages", query={"repository": "vaimgs/exempted"}, expect=200).json()
+        self.assertEqual(listed[0]["SecurityStatus"], {"Status": "FAIL", "IssueCount": 1, "ExemptionCount": 1})
+        self.assertEqual(self.vulnerability(self.report("vaimgs/vulnerable"), EXPAT_CVE)["exempt_status"], "active")
+
+        # An sn exemption of the notice behind both CVEs leaves nothing active.
+        self.exemption(f"{image}/issue/sn/{DSA_NOTICE}")
+        report = self.report(image)
+        self.assertEqual(report["status"], "OK")
+        second = self.vulnerability(report, SECOND_EXPAT_CVE)
+        self.assertEqual((second["cve_exempt"], second["exempt_status"]), (True, "exempt"))
+        self.assertEqual(second["security_notices"][0]["notice_exempt"], True)
+        self.assertEqual(self.summary(image)["exempt_vulnerability_count"], 2)
+        digests = self.call("listImageDigests", body={"repositories": ["vaimgs/exempted"]}, expect=200).json()
+        self.assertEqual(digests[0]["repoTags"][self.full("vaimgs/exempted")]["latest"],
+                         {"configurationIssueCount": 0, "exemptIssueCount": 2, "issueCount": 0,
+                          "vulnerabilityCount": 0, "vulnerable": False, "status": "OK"})
+
+        # Without the cve exemption, one of the CVE's two notices is exempt.
+        self.call("deleteExemption", {"image": cve_path}, expect=200)
+        report = self.report(image)
+        first = self.vulnerability(report, EXPAT_CVE)
+        self.assertEqual((first["cve_exempt"], first["exempt_status"]), (False, "partial"))
+        exempt_notices = {notice["notice_id"]: notice["notice_exempt"] for notice in first["security_notices"]}
+        self.assertEqual(exempt_notices, {EXPAT_NOTICE: False, DSA_NOTICE: True})
+        counts = (first["security_notice_count"], first["exempt_security_notice_count"],
+                  first["total_security_notice_count"])
+        self.assertEqual(counts, (1, 1, 2))
+        self.assertEqual(report["status"], "FAIL")
+        self.assertEqual(self.summary(image), {"status": "FAIL", "scan_time": report["scan_time"],
+                                               **summary_counts(1, 1)})
+
+    def test_tag_exemption_applies_by_digest(self):
+        """An exemption for a tag applies to the image that has the tag,
+        also when a request names the image by digest."""
+        by_digest = f"vaimgs/exempted@{self.vulnerable_digest}"
+        self.exemption(f"vaimgs/exempted:latest/issue/cve/{EXPAT_CVE}")
+        self.assertTrue(self.vulnerability(self.report("vaimgs/exempted:latest"), EXPAT_CVE)["cve_exempt"])
+        exemptions = self.call("listImageExemptions", {"image": by_digest}, expect=200).json()
+        self.assertEqual(issue_ids(exemptions), [EXPAT_CVE])
+        self.assertTrue(self.vulnerability(self.report(by_digest), EXPAT_CVE)["cve_exempt"])
+
+    # --- Exemptions -------------------------------------------------------
+
+    def test_list_exemption_types(self):
+        expected = [{"identifier": "cve", "display_name": "CVE", "translationKey": "cve",
+                     "validation_regex": "^CVE-[0-9]{4}-[0-9]{4,}$"},
+                    {"identifier": "sn", "display_name": "Security Notice", "translationKey": "sn",
+                     "validation_regex": "^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$"}]
+        self.assertEqual(self.call("listExemptionTypes", auth=False, expect=200).json(), expected)
+        self.assertEqual(self.call("listExemptionTypes", key=self.plain_key, expect=200).json(), expected)
+        patterns = {entry["identifier"]: re.compile(entry["validation_regex"]) for entry in expected}
+        for issue_type, issue_id in (("cve", EXPAT_CVE), ("sn", DSA_NOTICE), ("sn", EXPAT_NOTICE),
+                                     ("sn", "RHSA-2024:0310")):
+            with self.subTest(issue_id=issue_id):
+                self.assertIsNotNone(patterns[issue_type].match(issue_id))
+        self.assert_statuses_covered("listExemptionTypes")
+
+    def test_list_account_scope_exemptions(self):
+        self.exemption(f"issue/cve/{EXPAT_CVE}")
+        self.exemption(f"vaimgs/issue/cve/{EXPAT_CVE}")
+        listed = self.call("listAccountScopeExemptions", expect=200).json()
+        self.assertEqual([(e["account_id"], e["issue_type"], e["issue_id"], e["scope"]) for e in listed],
+                         [(self.account_id, "cve", EXPAT_CVE, EMPTY_SCOPE)])
+        self.assertEqual(self.call("listAccountScopeExemptions", key=self.account_reader_key, expect=200).json(),
+                         listed)
+        # Reading the account scope needs exemption.list on the account.
+        self.call("listAccountScopeExemptions", key=self.reader_key, expect=403)
+        self.call("listAccountScopeExemptions", key=self.plain_key, expect=403)
+        self.assert_statuses_covered("listAccountScopeExemptions")
+
+    def test_create_exemption(self):
+        debian = "vaimgs/debian"
+        cases = [
+            ("issue/cve/CVE-2099-0100", EMPTY_SCOPE),
+            ("*/issue/sn/DSA-9999-1", EMPTY_SCOPE),
+            ("vaimgs/issue/cve/CVE-2099-0101", {**EMPTY_SCOPE, "scope_type": "namespace", "namespace": "vaimgs"}),
+            (self.full(f"{debian}/issue/cve/CVE-2099-0102"),
+             {**EMPTY_SCOPE, "scope_type": "repository", "namespace": "vaimgs", "repository": "debian"}),
+            (f"{debian}:bookworm/issue/sn/DSA-9999-2",
+             {**EMPTY_SCOPE, "scope_type": "image", "namespace": "vaimgs", "repository": "debian", "tag": "bookworm"}),
+            (f"{debian}@{self.debian_digest}/issue/cve/CVE-2099-0103",
+             {**EMPTY_SCOPE, "scope_type": "image", "namespace": "vaimgs", "repository": "debian",
+              "digest": self.debian_digest}),
+        ]
+        for path, scope in cases:
+            with self.subTest(path=path):
+                created = self.exemption(path)
+                issue_type, issue_id = path.split("/")[-2:]
+                self.assertEqual((created["account_id"], created["issue_type"], created["issue_id"], created["scope"]),
+                                 (self.account_id, issue_type, issue_id, scope))
+                again = self.call("createExemption", {"image": path}, expect=200).json()
+                self.assertEqual(again, created)
+
+        path = "/va/api/v4/exempt/image/vaimgs/busybox/issue/cve/CVE-2099-0104"
+        raw = self.berthd.request("POST", path)
+        self.addCleanup(self.remove_exemption, "vaimgs/busybox/issue/cve/CVE-2099-0104")
+        self.check_response("createExemption", "POST", path, raw)
+        self.assertEqual(raw.status, 201, raw)
+        self.assertEqual(raw.json()["scope"]["repository"], "busybox")
+
+        invalid = self.call("createExemption", {"image": "vaimgs/issue/cve/CVE-1"}, expect=400)
+        self.assertEqual(invalid.json()["errors"][0]["detail"], {"issue_type": "cve", "issue_id": "CVE-1"})
+        self.assert_issue_codes("createExemption", [
+            ("vaimgs/issue/configuration/port-22", "BAD_REQUEST"), ("vaimgs/issue/sn/-notice", "BAD_REQUEST"),
+            (f"{debian}:-bad/issue/cve/CVE-2099-0105", "TAG_INVALID"),
+            (f"{debian}@sha256:abc/issue/cve/CVE-2099-0105", "DIGEST_INVALID"),
+            ("vaimgs/Debian/issue/cve/CVE-2099-0105", "NAME_INVALID"),
+            ("other.example/vaimgs/issue/cve/CVE-2099-0105", "BAD_REQUEST")])
+        self.assertEqual(self.percent_escape_error("createExemption").error_codes(), ["BAD_REQUEST"])
+
+        denied = self.call("createExemption", {"image": f"{debian}/issue/cve/CVE-2099-0105"}, key=self.reader_key,
+                           expect=403)
+        self.assert_denied_with_detail(denied, "vaimgs", "exemption.manager")
+        self.call("createExemption", {"image": "issue/cve/CVE-2099-0105"}, key=self.reader_key, expect=403)
+        self.call("createExemption", {"image": "vaimgs/issue/cve/CVE-2099-0105"}, key=self.plain_key, expect=403)
+
+        missing = self.call("createExemption", {"image": "nosuchns/issue/cve/CVE-2099-0105"}, expect=404)
+        self.assertEqual(missing.json()["errors"][0]["detail"], {"namespace": "nosuchns"})
+        self.call("createExemption", {"image": "theirs/issue/cve/CVE-2099-0105"}, expect=404)
+        no_issue = self.call("createExemption", {"image": debian}, expect=404)
+        self.assertEqual(no_issue.error_codes(), ["NOT_FOUND"])
+        self.assert_account_mismatch_denied("createExemption", {"image": "vaimgs/issue/cve/CVE-2099-0105"})
+        self.assert_statuses_covered("createExemption")
+
+    def test_namespace_manager_changes_exemptions(self):
+        """Manager on a namespace may change the exemptions of scopes in
+        that namespace, but not those of the account scope."""
+        path = "vaimgs/debian/issue/cve/CVE-2099-0150"
+        self.addCleanup(self.remove_exemption, path)
+        self.call("createExemption", {"image": path}, key=self.namespace_manager_key, expect=201)
+        self.call("deleteExemption", {"image": path}, key=self.namespace_manager_key, expect=200)
+        self.call("createExemption", {"image": "issue/cve/CVE-2099-0150"}, key=self.namespace_manager_key,
+                  expect=403)
+
+    def test_get_exemptions(self):
+        created = {
+            "vaimgs/debian": self.exemption("vaimgs/debian/issue/cve/CVE-2099-0200"),
+            "vaimgs/debian:bookworm": self.exemption("vaimgs/debian:bookworm/issue/cve/CVE-2099-0201"),
+            "vaimgs": self.exemption("vaimgs/issue/sn/DSA-9999-20"),
+            "*": self.exemption("issue/cve/CVE-2099-0203"),
+        }
+        # A resource lists the exemptions of exactly its own scope.
+        for resource, exemption in created.items():
+            with self.subTest(resource=resource):
+                self.assertEqual(self.call("getExemptions", {"image": resource}, expect=200).json(), [exemption])
+        by_domain = self.call("getExemptions", {"image": self.full("vaimgs/debian")}, expect=200).json()
+        self.assertEqual(by_domain, [created["vaimgs/debian"]])
+        one = self.call("getExemptions", {"image": "vaimgs/debian/issue/cve/CVE-2099-0200"}, expect=200).json()
+        self.assertEqual(one, created["vaimgs/debian"])
+        account = self.call("getExemptions", {"image": "issue/cve/CVE-2099-0203"}, expect=200).json()
+        self.assertEqual(account, created["*"])
+
+        by_reader = self.call("getExemptions", {"image": "vaimgs"}, key=self.reader_key, expect=200).json()
+        self.assertEqual(by_reader, [created["vaimgs"]])
+        self.call("getExemptions", {"image": "issue/cve/CVE-2099-0203"}, key=self.reader_key, expect=403)
+        denied = self.call("getExemptions", {"image": "vaimgs/debian"}, key=self.writer_key, expect=403)
+        self.assert_denied_with_detail(denied, "vaimgs", "exemption.list")
+
+        self.assert_issue_codes("getExemptions", [("vaimgs/issue/configuration/port-22", "BAD_REQUEST"),
+                                                  ("vaimgs/debian:-bad", "TAG_INVALID")])
+        self.assertEqual(self.percent_escape_error("getExemptions").error_codes(), ["BAD_REQUEST"])
+        missing = self.call("getExemptions", {"image": "nosuchns"}, expect=404)
+        self.assertEqual(missing.json()["errors"][0]["detail"], {"namespace": "nosuchns"})
+        absent = self.call("getExemptions", {"image": "vaimgs/debian/issue/cve/CVE-2099-0299"}, expect=404)
+        self.assertEqual(absent.error_codes(), ["NOT_FOUND"])
+        self.assert_account_mismatch_denied("getExemptions", {"image": "vaimgs"})
+        self.assert_statuses_covered("getExemptions")
+
+    def test_delete_exemption(self):
+        tag_path = "vaimgs/debian:bookworm/issue/sn/DSA-9999-30"
+        repository_path = "vaimgs/debian/issue/sn/DSA-9999-30"
+        self.exemption(tag_path)
+        self.exemption(repository_path)
+        denied = self.call("deleteExemption", {"image": tag_path}, key=self.reader_key, expect=403)
+        self.assert_denied_with_detail(denied, "vaimgs", "exemption.manager")
+        self.assertEqual(self.call("deleteExemption", {"image": tag_path}, expect=200).json(), {})
+        self.call("deleteExemption", {"image": tag_path}, expect=404)
+        self.call("getExemptions", {"image": tag_path}, expect=404)
+        # The same issue in another scope stays exempt.
+        self.call("getExemptions", {"image": repository_path}, expect=200)
+
+        self.exemption("issue/cve/CVE-2099-0300")
+        self.call("deleteExemption", {"image": "issue/cve/CVE-2099-0300"}, key=self.plain_key, expect=403)
+        self.call("deleteExemption", {"image": "*/issue/cve/CVE-2099-0300"}, expect=200)
+
+        self.assert_issue_codes("deleteExemption", [("vaimgs/issue/cve/not-a-cve", "BAD_REQUEST")])
+        self.assertEqual(self.percent_escape_error("deleteExemption").error_codes(), ["BAD_REQUEST"])
+        self.call("deleteExemption", {"image": "vaimgs/debian"}, expect=404)
+        self.call("deleteExemption", {"image": "nosuchns/issue/cve/CVE-2099-0300"}, expect=404)
+        self.assert_account_mismatch_denied("deleteExemption", {"image": repository_path})
+        self.assert_statuses_covered("deleteExemption")
+
+    def test_list_account_exemptions(self):
+        self.exemption("issue/cve/CVE-2099-0400")
+        self.exemption("vaimgs/issue/cve/CVE-2099-0401")
+        self.exemption("vaimgs/debian:bookworm/issue/cve/CVE-2099-0402")
+        self.exemption("theirs/issue/cve/CVE-2099-0403", key=self.other_key)
+        ours = ["CVE-2099-0400", "CVE-2099-0401", "CVE-2099-0402"]
+
+        def listed(key=None):
+            return issue_ids(self.call("listAccountExemptions", key=key, expect=200).json())
+
+        self.assertEqual(listed(), ours)
+        self.assertEqual(listed(self.account_reader_key), ours)
+        # Reader on vaimgs reads that namespace's exemptions, not the account's.
+        self.assertEqual(listed(self.reader_key), ours[1:])
+        self.assertEqual(listed(self.writer_key), [])
+        self.assertEqual(listed(self.other_key), ["CVE-2099-0403"])
+        self.assert_account_mismatch_denied("listAccountExemptions")
+        self.assert_statuses_covered("listAccountExemptions")
+
+    def test_delete_all_exemptions(self):
+        # A separate account, so that the other tests' exemptions stay.
+        key = self.create_account_with_manager("vaacct")
+        self.call("createNamespace", {"name": "vaacctns"}, key=key, expect=201)
+        for path in ("issue/cve/CVE-2099-0500", "vaacctns/issue/sn/DSA-9999-50",
+                     "vaacctns/app:v1/issue/cve/CVE-2099-0501"):
+            self.call("createExemption", {"image": path}, key=key, expect=201)
+        self.exemption("vaimgs/issue/cve/CVE-2099-0502")
+
+        for denied_key in (self.account_reader_key, self.namespace_manager_key, self.plain_key):
+            self.call("deleteAllExemptions", key=denied_key, expect=403)
+        deleted = self.call("deleteAllExemptions", key=key, expect=200).json()
+        self.assertEqual(deleted, {"number_of_exemptions_deleted": 3})
+        self.assertEqual(self.call("listAccountExemptions", key=key, expect=200).json(), [])
+        again = self.call("deleteAllExemptions", key=key, expect=200).json()
+        self.assertEqual(again, {"number_of_exemptions_deleted": 0})
+        self.call("getExemptions", {"image": "vaimgs/issue/cve/CVE-2099-0502"}, expect=200)
+        self.assert_account_mismatch_denied("deleteAllExemptions")
+        self.assert_statuses_covered("deleteAllExemptions")
+
+    def test_list_image_exemptions(self):
+        repository = "vaimgs/exempted"
+        applying = ["issue/cve/CVE-2099-0600", "vaimgs/issue/cve/CVE-2099-0601",
+                    f"{repository}/issue/cve/CVE-2099-0602", f"{repository}:latest/issue/cve/CVE-2099-0603",
+                    f"{repository}@{self.vulnerable_digest}/issue/cve/CVE-2099-0604"]
+        elsewhere = ["vaimgs/debian/issue/cve/CVE-2099-0605", f"{repository}:other/issue/cve/CVE-2099-0606",
+                     f"{repository}@{self.debian_digest}/issue/cve/CVE-2099-0607"]
+        for path in applying + elsewhere:
+            self.exemption(path)
+
+        def listed(image, key=None):
+            return issue_ids(self.call("listImageExemptions", {"image": image}, key=key, expect=200).json())
+
+        expected = [f"CVE-2099-060{n}" for n in range(5)]
+        self.assertEqual(listed(f"{repository}:latest"), expected)
+        self.assertEqual(listed(self.full(repository)), expected)
+        self.assertEqual(listed(repository, key=self.reader_key), expected)
+        # An image that does not exist gets the exemptions of the scopes its name is in.
+        self.assertEqual(listed(f"{repository}:nosuch"), expected[:3])
+        self.assertEqual(listed("vaimgs/nosuch:v1"), expected[:2])
+
+        self.assert_issue_codes("listImageExemptions", [("noslash", "NAME_INVALID"),
+                                                        ("other.example/vaimgs/exempted", "BAD_REQUEST")])
+        self.assertEqual(self.percent_escape_error("listImageExemptions").error_codes(), ["BAD_REQUEST"])
+        denied = self.call("listImageExemptions", {"image": repository}, key=self.writer_key, expect=403)
+        self.assert_denied_with_detail(denied, "vaimgs", "exemption.list")
+        self.call("listImageExemptions", {"image": repository}, key=self.plain_key, expect=403)
+        self.call("listImageExemptions", {"image": "theirs/app"}, expect=403)
+        self.assert_account_mismatch_denied("listImageExemptions", {"image": repository})
+        self.assert_statuses_covered("listImageExemptions")
+
+    def test_list_bulk_image_exemptions(self):
+        self.exemption("vaimgs/exempted/issue/cve/CVE-2099-0800")
+        self.exemption("vaimgs/debian:bookworm/issue/sn/DSA-9999-80")
+        names = ["vaimgs/exempted:latest", self.full("vaimgs/debian:bookworm"), "vaimgs/nosuch"]
+        result = self.call("listBulkImageExemptions", body=names, expect=200).json()
+        self.assertEqual({name: issue_ids(exemptions) for name, exemptions in result.items()},
+                         {names[0]: ["CVE-2099-0800"], names[1]: ["DSA-9999-80"], names[2]: []})
+        single = self.call("listImageExemptions", {"image": names[0]}, expect=200).json()
+        self.assertEqual(result[names[0]], single)
+        self.assertEqual(self.call("listBulkImageExemptions", body=[], expect=200).json(), {})
+        by_reader = self.call("listBulkImageExemptions", body=names[:1], key=self.reader_key, expect=200).json()
+        self.assertEqual(by_reader, {names[0]: single})
+
+        for raw in (b"{}", b"not json", b'"vaimgs/debian"', b"[1]"):
+            with self.subTest(body=raw):
+                response = self.call("listBulkImageExemptions", raw_body=raw,
+                                     headers={"Content-Type": "application/json"}, expect=400)
+                self.assertEqual(response.error_codes(), ["BAD_REQUEST"])
+        for body, code in ((["noslash"], "NAME_INVALID"), (["other.example/vaimgs/debian"], "BAD_REQUEST")):
+            with self.subTest(body=body):
+                response = self.call("listBulkImageExemptions", body=body, expect=400)
+                self.assertEqual(response.error_codes(), [code])
+        # One image that the caller may not read fails the whole request.
+        self.call("listBulkImageExemptions", body=["vaimgs/debian", "theirs/app"], expect=403)
+        self.call("listBulkImageExemptions", body=["vaimgs/debian"], key=self.writer_key, expect=403)
+        self.assert_account_mismatch_denied("listBulkImageExemptions")
+        self.assert_statuses_covered("listBulkImageExemptions")
 
 
 class LockoutTest(ConformanceTestCase):
