@@ -155,6 +155,11 @@ class ManagementApi {
   // "ns/repo:tag", "ns/repo@digest"); 404 for a namespace of another account.
   metadata::ExemptionRecord exemption_scope(const auth::Principal& caller, const std::string& resource);
   void require_exemption_manager(Call& call, const metadata::ExemptionRecord& scope);
+  // `exemptions` with each exemption of a tag of `repository` that points
+  // at `digest` rewritten to that digest.
+  std::vector<metadata::ExemptionRecord> exemptions_by_digest(std::vector<metadata::ExemptionRecord> exemptions,
+                                                              const std::string& repository,
+                                                              const std::string& digest);
   // The assessment of a listed image reached through `tag` (may be empty).
   scan::Assessment assess_entry(const VaService::Context& context, const std::string& account_id,
                                 const metadata::ImageEntry& entry, const std::string& tag);

@@ -116,14 +116,24 @@ metadata::ExemptionRecord ManagementApi::exemption_scope(const auth::Principal& 
   return scope;
 }
 
-void ManagementApi::require_exemption_manager(Call& call, const metadata::ExemptionRecord& scope) {
-  if (scope.scope_type == "account") {
-    require_account_action(call.exchange, call.principal(), auth::Action::kExemptionManage);
-  } else {
-    gate_.require_action(call.exchange, call.principal(),
-                         scope.repository.empty() ? scope.namespace_name : scope.repository,
-                         auth::Action::kExemptionManage);
+void ManagementApi::require_exemption_manager(Call& call, const metadata::ExemptionRecord&) {
+  // exemption.manager is an account-level action (as in the hosted
+  // registry), so a namespace's Manager cannot change exemptions.
+  require_account_action(call.exchange, call.principal(), auth::Action::kExemptionManage);
+}
+
+std::vector<metadata::ExemptionRecord> ManagementApi::exemptions_by_digest(
+    std::vector<metadata::ExemptionRecord> exemptions, const std::string& repository, const std::string& digest) {
+  // An image named by digest still has its tags: an exemption of one of
+  // them applies, so it is rewritten to the digest it points at now.
+  for (auto& exemption : exemptions) {
+    if (exemption.scope_type != "image" || exemption.tag.empty() || exemption.repository != repository) continue;
+    auto tagged = metadata_.find_tagged_manifest(repository, exemption.tag);
+    if (!tagged || tagged->digest.str() != digest) continue;
+    exemption.tag.clear();
+    exemption.digest = digest;
   }
+  return exemptions;
 }
 
 // --- Reports ----------------------------------------------------------------------
@@ -138,8 +148,14 @@ ManagementApi::AssessedImage ManagementApi::assess_reference(Call& call, const s
                          .repository = reference.repository,
                          .tag = reference.digest ? std::string() : reference.tag,
                          .digest = manifest.digest.str()};
+  if (!reference.digest) {
+    return AssessedImage{.name = reference.full_name(settings_.domain),
+                         .assessment = va_.assess(context, scope, manifest.media_type, manifest.content)};
+  }
+  VaService::Context by_digest = context;
+  by_digest.exemptions = exemptions_by_digest(context.exemptions, scope.repository, scope.digest);
   return AssessedImage{.name = reference.full_name(settings_.domain),
-                       .assessment = va_.assess(context, scope, manifest.media_type, manifest.content)};
+                       .assessment = va_.assess(by_digest, scope, manifest.media_type, manifest.content)};
 }
 
 void ManagementApi::va_image_report(Call& call) {
@@ -344,7 +360,13 @@ json ManagementApi::exemptions_for_image(Call& call, const std::string& text,
                          .digest = manifest ? manifest->digest.str() : std::string()};
   json body = json::array();
   for (const auto& exemption : exemptions) {
-    if (scan::exemption_applies(exemption, scope)) body.push_back(exemption_json(exemption));
+    bool applies = scan::exemption_applies(exemption, scope);
+    if (!applies && reference.digest && manifest) {
+      // A tag's exemption applies to the digest the tag points at.
+      applies = scan::exemption_applies(exemptions_by_digest({exemption}, scope.repository, scope.digest).front(),
+                                        scope);
+    }
+    if (applies) body.push_back(exemption_json(exemption));
   }
   return body;
 }

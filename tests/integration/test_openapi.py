@@ -2089,7 +2089,9 @@ class VaApiTest(ConformanceTestCase):
 
         denied = self.call("createExemption", {"image": f"{debian}/issue/cve/CVE-2099-0105"}, key=self.reader_key,
                            expect=403)
-        self.assert_denied_with_detail(denied, "vaimgs", "exemption.manager")
+        # exemption.manager is an account-level action, so the denial names
+        # no namespace.
+        self.assertEqual(denied.error_codes(), ["DENIED"])
         self.call("createExemption", {"image": "issue/cve/CVE-2099-0105"}, key=self.reader_key, expect=403)
         self.call("createExemption", {"image": "vaimgs/issue/cve/CVE-2099-0105"}, key=self.plain_key, expect=403)
 
@@ -2101,15 +2103,16 @@ class VaApiTest(ConformanceTestCase):
         self.assert_account_mismatch_denied("createExemption", {"image": "vaimgs/issue/cve/CVE-2099-0105"})
         self.assert_statuses_covered("createExemption")
 
-    def test_namespace_manager_changes_exemptions(self):
-        """Manager on a namespace may change the exemptions of scopes in
-        that namespace, but not those of the account scope."""
+    def test_namespace_manager_cannot_change_exemptions(self):
+        """exemption.manager is an account-level action, as in the hosted
+        registry: Manager on one namespace changes no exemption."""
         path = "vaimgs/debian/issue/cve/CVE-2099-0150"
         self.addCleanup(self.remove_exemption, path)
-        self.call("createExemption", {"image": path}, key=self.namespace_manager_key, expect=201)
-        self.call("deleteExemption", {"image": path}, key=self.namespace_manager_key, expect=200)
+        self.call("createExemption", {"image": path}, key=self.namespace_manager_key, expect=403)
         self.call("createExemption", {"image": "issue/cve/CVE-2099-0150"}, key=self.namespace_manager_key,
                   expect=403)
+        self.call("createExemption", {"image": path}, expect=201)
+        self.call("deleteExemption", {"image": path}, key=self.namespace_manager_key, expect=403)
 
     def test_get_exemptions(self):
         created = {
@@ -2151,7 +2154,7 @@ class VaApiTest(ConformanceTestCase):
         self.exemption(tag_path)
         self.exemption(repository_path)
         denied = self.call("deleteExemption", {"image": tag_path}, key=self.reader_key, expect=403)
-        self.assert_denied_with_detail(denied, "vaimgs", "exemption.manager")
+        self.assertEqual(denied.error_codes(), ["DENIED"])
         self.assertEqual(self.call("deleteExemption", {"image": tag_path}, expect=200).json(), {})
         self.call("deleteExemption", {"image": tag_path}, expect=404)
         self.call("getExemptions", {"image": tag_path}, expect=404)
