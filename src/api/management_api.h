@@ -155,6 +155,9 @@ class ManagementApi {
   // "ns/repo:tag", "ns/repo@digest"); 404 for a namespace of another account.
   metadata::ExemptionRecord exemption_scope(const auth::Principal& caller, const std::string& resource);
   void require_exemption_manager(Call& call, const metadata::ExemptionRecord& scope);
+  // Throws 403 unless the caller may read reports of the account or of
+  // at least one of its namespaces.
+  void require_account_scope_reader(Call& call);
   // `exemptions` with each exemption of a tag of `repository` that points
   // at `digest` rewritten to that digest.
   std::vector<metadata::ExemptionRecord> exemptions_by_digest(std::vector<metadata::ExemptionRecord> exemptions,

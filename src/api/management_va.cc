@@ -8,6 +8,7 @@
 #include "oci/media_types.h"
 
 #include <algorithm>
+#include <cctype>
 #include <regex>
 #include <set>
 
@@ -95,7 +96,9 @@ metadata::ExemptionRecord ManagementApi::exemption_scope(const auth::Principal& 
   std::string ns = name.substr(0, name.find('/'));
   auto record = metadata_.find_namespace(ns);
   if (!record || record->account_id != caller.identity.account_id) {
-    throw Error(ErrorCode::kNotFound, "the namespace '" + ns + "' is not in your account", {{"namespace", ns}});
+    throw Error(ErrorCode::kNotFound,
+                "the namespace '" + ns + "' does not exist in your account; 'berth namespace-list' lists yours",
+                {{"namespace", ns}});
   }
   scope.namespace_name = ns;
   if (name.find('/') == std::string::npos) {
@@ -243,9 +246,18 @@ void ManagementApi::va_exempt_types(Call& call) {
   call.exchange.send(json_response(200, types));
 }
 
+void ManagementApi::require_account_scope_reader(Call& call) {
+  // Account-wide exemptions change the reports of every namespace, so
+  // whoever may read any report may read them.
+  const auth::Principal& caller = call.principal();
+  if (gate_.access().allows_account(caller, auth::Action::kExemptionList)) return;
+  if (!gate_.access().namespaces_allowing(caller, auth::Action::kExemptionList).empty()) return;
+  require_account_action(call.exchange, caller, auth::Action::kExemptionList);
+}
+
 void ManagementApi::va_list_account_scope(Call& call) {
   const auth::Principal& caller = call.principal();
-  require_account_action(call.exchange, caller, auth::Action::kExemptionList);
+  require_account_scope_reader(call);
   json body = json::array();
   for (const auto& exemption : metadata_.list_exemptions(caller.identity.account_id)) {
     if (exemption.scope_type == "account") body.push_back(exemption_json(exemption));
@@ -269,7 +281,7 @@ void ManagementApi::va_exemption(Call& call) {
                                             " /va/api/v4/exempt/image/RESOURCE/issue/TYPE/ID");
     }
     if (scope.scope_type == "account") {
-      require_account_action(call.exchange, caller, auth::Action::kExemptionList);
+      require_account_scope_reader(call);
     } else {
       gate_.require_action(call.exchange, caller, scope.repository.empty() ? scope.namespace_name : scope.repository,
                            auth::Action::kExemptionList);
@@ -285,6 +297,10 @@ void ManagementApi::va_exemption(Call& call) {
     return;
   }
 
+  // Types and CVE IDs are matched as the hosted registry writes them:
+  // "cve", "CVE-2022-40674".
+  std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (type == "cve") std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return std::toupper(c); });
   check_issue(type, id);
   scope.issue_type = type;
   scope.issue_id = id;
@@ -302,7 +318,7 @@ void ManagementApi::va_exemption(Call& call) {
 
   if (method == "GET") {
     if (scope.scope_type == "account") {
-      require_account_action(call.exchange, caller, auth::Action::kExemptionList);
+      require_account_scope_reader(call);
     } else {
       gate_.require_action(call.exchange, caller, scope.repository.empty() ? scope.namespace_name : scope.repository,
                            auth::Action::kExemptionList);
@@ -328,8 +344,8 @@ void ManagementApi::va_exemption(Call& call) {
 
 void ManagementApi::va_list_exemptions(Call& call) {
   const auth::Principal& caller = call.principal();
-  bool account_reader = gate_.access().allows_account(caller, auth::Action::kExemptionList);
   std::vector<std::string> readable = gate_.access().namespaces_allowing(caller, auth::Action::kExemptionList);
+  bool account_reader = gate_.access().allows_account(caller, auth::Action::kExemptionList) || !readable.empty();
   std::set<std::string> namespaces(readable.begin(), readable.end());
   json body = json::array();
   for (const auto& exemption : metadata_.list_exemptions(caller.identity.account_id)) {

@@ -231,6 +231,9 @@ class CachedStore final : public MetadataStore {
   std::size_t purge_inventories(std::int64_t indexed_before) override {
     return inner_.purge_inventories(indexed_before);
   }
+  std::size_t requeue_inventories(const std::string& status, std::int64_t now) override {
+    return inner_.requeue_inventories(status, now);
+  }
   void replace_advisories(const std::vector<AdvisoryRecord>& advisories, const AdvisoryFeed& feed) override {
     inner_.replace_advisories(advisories, feed);
   }

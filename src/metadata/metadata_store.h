@@ -615,6 +615,10 @@ class MetadataStore {
   // Removes inventories whose digest no repository and no trash entry holds
   // any more and that were indexed before `indexed_before`; returns how many.
   virtual std::size_t purge_inventories(std::int64_t indexed_before) = 0;
+  // Queues indexed inventories again, those with `status` ("incomplete",
+  // "unsupported", "complete") or every one when `status` is empty, so
+  // they are read with the current limits and readers; returns how many.
+  virtual std::size_t requeue_inventories(const std::string& status, std::int64_t now) = 0;
 
   // Replaces every advisory with `advisories` in one transaction, so a
   // query sees either the old set or the new one.

@@ -145,6 +145,7 @@ class SqliteStore final : public MetadataStore {
   void save_inventory(const InventoryRecord& inventory) override;
   std::optional<InventoryRecord> find_inventory(const core::Digest& digest) override;
   std::size_t purge_inventories(std::int64_t indexed_before) override;
+  std::size_t requeue_inventories(const std::string& status, std::int64_t now) override;
   void replace_advisories(const std::vector<AdvisoryRecord>& advisories, const AdvisoryFeed& feed) override;
   std::vector<AdvisoryMatch> find_advisories(const std::string& ecosystem,
                                              const std::vector<std::string>& packages) override;

@@ -188,6 +188,19 @@ std::size_t SqliteStore::purge_inventories(std::int64_t indexed_before) {
   return removed;
 }
 
+std::size_t SqliteStore::requeue_inventories(const std::string& status, std::int64_t now) {
+  // The stored inventory stays readable until the worker saves a new one,
+  // but reports show the image as queued meanwhile.
+  WriteScope scope(*this);
+  auto requeue = scope.connection().prepare(
+      "UPDATE va_inventories SET state = 'queued', queued_at = ?, attempts = 0, claimed_by = NULL, "
+      "claim_until = 0 WHERE state = 'indexed' AND status <> 'index' AND (? = '' OR status = ?)");
+  requeue.bind(1, now).bind(2, status).bind(3, status).run();
+  auto requeued = static_cast<std::size_t>(scope.connection().changes());
+  scope.commit();
+  return requeued;
+}
+
 void SqliteStore::replace_advisories(const std::vector<AdvisoryRecord>& advisories, const AdvisoryFeed& feed) {
   WriteScope scope(*this);
   auto& connection = scope.connection();

@@ -179,12 +179,18 @@ std::size_t IndexWorker::drain() {
     metadata_.save_inventory(record);
     ++indexed;
     auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    if (record.status == "complete" || record.status == "index") {
-      spdlog::info("va: indexed {}: {} {} {}, {} packages in {} ms", record.digest.str(), record.status,
-                   record.os_id, record.os_version_id, json::parse(record.packages_json).size(), elapsed.count());
+    if (record.status == "index") {
+      spdlog::info("va: indexed {}: an image index; its image manifests are queued", record.digest.str());
+    } else if (record.status == "complete") {
+      spdlog::info("va: indexed {}: complete {} {}, {} packages in {} ms", record.digest.str(), record.os_id,
+                   record.os_version_id, json::parse(record.packages_json).size(), elapsed.count());
     } else {
-      spdlog::warn("va: indexed {}: {} in {} ms: {}", record.digest.str(), record.status, elapsed.count(),
-                   record.reason);
+      // One log line per image: the reason's lines are joined.
+      std::string reason = record.reason;
+      for (std::size_t at = reason.find('\n'); at != std::string::npos; at = reason.find('\n', at)) {
+        reason.replace(at, 1, "; ");
+      }
+      spdlog::warn("va: indexed {}: {} in {} ms: {}", record.digest.str(), record.status, elapsed.count(), reason);
     }
   }
   return indexed;

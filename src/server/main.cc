@@ -87,6 +87,11 @@ int main(int argc, char** argv) {
   va_import->add_option("PATH", va_source, "an OSV .json file, a .zip archive such as OSV's all.zip, or a directory")
       ->required();
   auto* va_index = admin->add_subcommand("va-index", "index every image waiting for the Vulnerability Advisor now");
+  std::string requeue;
+  va_index->add_option("--requeue", requeue,
+                       "first queue again the images indexed with this status: incomplete, unsupported, complete "
+                       "or all (after raising va.max_layer_bytes, or upgrading Berth)")
+      ->check(CLI::IsMember({"incomplete", "unsupported", "complete", "all"}));
 
   CLI11_PARSE(app, argc, argv);
 
@@ -126,7 +131,7 @@ int main(int argc, char** argv) {
         if (apikey_create->parsed()) return server::admin_apikey_create(store, request, std::cout);
         if (namespace_add->parsed()) return server::admin_namespace_add(store, request, std::cout);
         if (va_import->parsed()) return server::admin_va_import(store, va_source, std::cout, std::cerr);
-        if (va_index->parsed()) return server::admin_va_index(config, store, *stores.blobs, std::cout);
+        if (va_index->parsed()) return server::admin_va_index(config, store, *stores.blobs, requeue, std::cout);
         if (gc->parsed() || job_run->parsed() || jobs_list->parsed()) {
           server::Jobs jobs(config, store, *stores.blobs);
           if (jobs_list->parsed()) return server::admin_jobs(jobs, store, std::cout);

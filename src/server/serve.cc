@@ -155,7 +155,12 @@ int serve(const Config& config) {
   });
 
   if (config.jobs_enabled) jobs.scheduler().start();
-  if (config.va_enabled) indexer.start();
+  if (config.va_enabled) {
+    indexer.start();
+    spdlog::info("va_worker_started max_layer_bytes={}", config.va_max_layer_bytes);
+  } else {
+    spdlog::info("va_worker_disabled: tagged images stay queued for another node or 'berthd admin va-index'");
+  }
   server.run();
   indexer.stop();
   jobs.scheduler().stop();

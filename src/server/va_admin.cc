@@ -55,7 +55,11 @@ int admin_va_import(metadata::MetadataStore& metadata, const std::string& path, 
 }
 
 int admin_va_index(const Config& config, metadata::MetadataStore& metadata, storage::BlobStore& blobs,
-                   std::ostream& out) {
+                   const std::string& requeue, std::ostream& out) {
+  if (!requeue.empty()) {
+    std::size_t queued = metadata.requeue_inventories(requeue == "all" ? std::string() : requeue, core::unix_now());
+    out << "Queued " << queued << (queued == 1 ? " image" : " images") << " again.\n";
+  }
   scan::IndexWorker worker(metadata, blobs, index_settings(config));
   std::size_t indexed = worker.drain();
   out << "Indexed " << indexed << (indexed == 1 ? " image.\n" : " images.\n");

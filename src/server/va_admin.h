@@ -22,7 +22,9 @@ int admin_va_import(metadata::MetadataStore& metadata, const std::string& path, 
                     std::ostream& err);
 
 // Indexes every queued image now, in this process, and prints how many.
+// A non-empty `requeue` ("incomplete", "unsupported", "complete" or "all")
+// first queues the images indexed with that status again.
 int admin_va_index(const Config& config, metadata::MetadataStore& metadata, storage::BlobStore& blobs,
-                   std::ostream& out);
+                   const std::string& requeue, std::ostream& out);
 
 }  // namespace berth::server

@@ -39,7 +39,7 @@ import zlib
 from functools import lru_cache
 from pathlib import Path
 
-from harness import FIXTURES, ROOT, BerthdTestCase, image_manifest, push_blob, sha256_digest
+from harness import BERTHD, FIXTURES, ROOT, BerthdTestCase, image_manifest, push_blob, sha256_digest
 
 OSV_FIXTURES = ROOT / "tests" / "fixtures" / "osv"
 # How long the indexing worker may take to read one pushed image.
@@ -470,6 +470,33 @@ class IndexingDisabled(VaTestCase):
         self.assertEqual(report["os_distribution"]["distribution_id"], "debian")
         self.assertEqual(sorted(self.inventory_packages(digest)), sorted(bookworm_dpkg_packages()))
         self.assertEqual(self.admin("va-index"), "Indexed 0 images.\n")
+
+
+class RequeueIncomplete(VaTestCase):
+    """An image indexed as incomplete under a small layer limit is indexed
+    again, in full, after the operator raises the limit and requeues it."""
+
+    berthd_env = {"BERTH_VA_ENABLED": "false", "BERTH_VA_MAX_LAYER_BYTES": str(1 << 20)}
+
+    def test_requeue_after_raising_limit(self):
+        name = "va-requeue/debian:bookworm"
+        digest = layout_manifest_digest("debian", "bookworm")
+        self.push_fixture("debian", "bookworm", name)
+        self.assertEqual(self.admin("va-index"), "Indexed 1 image.\n")
+        self.assertEqual(self.scan_status(name)["status"], "INCOMPLETE")
+        self.assertEqual(self.admin("va-index"), "Indexed 0 images.\n")
+
+        environment = self.berthd.environment()
+        environment["BERTH_VA_MAX_LAYER_BYTES"] = str(8 << 30)
+        result = subprocess.run(
+            [str(BERTHD), "admin", "va-index", "--requeue", "incomplete", "--data", str(self.berthd.data_dir)],
+            capture_output=True, text=True, timeout=600, env=environment)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout, "Queued 1 image again.\nIndexed 1 image.\n")
+
+        # No advisories are imported, so a full inventory reports WARN.
+        self.assertEqual(self.scan_status(name)["status"], "WARN")
+        self.assertEqual(sorted(self.inventory_packages(digest)), sorted(bookworm_dpkg_packages()))
 
 
 class AdvisoryReports(VaTestCase):

@@ -266,6 +266,30 @@ TEST_P(MetadataStoreContract, VaQueueInventoryKeepsExistingRow) {
   EXPECT_EQ(store().find_inventory(queued)->state, "queued");
 }
 
+TEST_P(MetadataStoreContract, VaRequeueByStatus) {
+  Digest complete = sha256_of("complete");
+  Digest incomplete = sha256_of("incomplete");
+  Digest queued = sha256_of("still queued");
+  InventoryRecord whole = indexed_inventory(complete, kEarly);
+  whole.status = "complete";
+  whole.reason.clear();
+  store().save_inventory(whole);
+  store().save_inventory(indexed_inventory(incomplete, kEarly));
+  store().queue_inventory(queued, 100);
+
+  EXPECT_EQ(store().requeue_inventories("incomplete", 900), 1u);
+  ASSERT_TRUE(store().find_inventory(incomplete).has_value());
+  EXPECT_EQ(store().find_inventory(incomplete)->state, "queued");
+  EXPECT_EQ(store().find_inventory(incomplete)->queued_at, 900);
+  EXPECT_EQ(store().find_inventory(complete)->state, "indexed");
+  EXPECT_EQ(claim_next(store(), "worker", 1000, 1060), Claim(queued, 1));
+  EXPECT_EQ(claim_next(store(), "worker", 1000, 1060), Claim(incomplete, 1));
+
+  // An empty status queues every indexed inventory; queued ones stay as they are.
+  EXPECT_EQ(store().requeue_inventories("", 2000), 1u);
+  EXPECT_EQ(store().find_inventory(complete)->state, "queued");
+}
+
 // --- Claims --------------------------------------------------------------------------
 
 TEST_P(MetadataStoreContract, VaClaimOldestFirstWithLease) {
