@@ -2,7 +2,8 @@
 // reads. Each function returns a negative number, zero or a positive number
 // when `a` sorts before, equal to or after `b`, under the rules of the
 // distribution's own tool: dpkg (Debian, Ubuntu), apk (Alpine) and rpm (RHEL,
-// UBI). No function throws; a malformed version still gets a total order.
+// UBI). No function throws; malformed versions are ordered too. Different
+// strings may compare equal, as in the tools ("1.01" and "1.1" for dpkg).
 #pragma once
 
 #include <string_view>
@@ -17,11 +18,13 @@ int compare_dpkg(std::string_view a, std::string_view b);
 
 // apk's ordering: digits and dots, an optional letter, suffixes _alpha,
 // _beta, _pre, _rc (before the release) and _cvs, _svn, _git, _hg, _p (after
-// it), then -rN.
+// it), then -rN and ~HASH. A dotted part with a leading zero compares as a
+// string, as current apk-tools does.
 int compare_apk(std::string_view a, std::string_view b);
 
 // rpm's ordering of [epoch:]version[-release], each part compared with
-// rpmvercmp; a missing epoch is 0.
+// rpmvercmp; a missing epoch is 0, and a missing release sorts before any
+// release, as rpm's labelCompare has it.
 int compare_rpm(std::string_view a, std::string_view b);
 
 int compare_versions(PackageFormat format, std::string_view a, std::string_view b);
