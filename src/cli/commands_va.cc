@@ -13,21 +13,6 @@ using nlohmann::ordered_json;
 
 namespace {
 
-// Returns the message for a failed /va/api/v4 request. The body may be the
-// hosted registry's {"code","message"} or /api/v1's {"errors":[...]}.
-// describe_error reads the second form and explains a 401.
-std::string va_failure(const ApiResponse& response, const Region& region) {
-  std::string message = va_error_message(response.body);
-  if (message.empty() || response.status == 401) return describe_error(response, region);
-  return message;
-}
-
-ApiResponse va_call(ApiClient& client, const std::string& method, const std::string& path) {
-  ApiResponse response = client.send(method, path);
-  if (response.status < 200 || response.status >= 300) throw Failure(va_failure(response, client.region()));
-  return response;
-}
-
 // Returns the scope as progress lines name it: "account 'NAME'" for "*",
 // else the resource with the registry's domain, in quotes.
 std::string scope_description(Context& context, const ExemptionScope& scope) {
@@ -113,8 +98,8 @@ void add_va_command(CLI::App& app, Context& context) {
       report.progress("Checking security issues for '" + image + "'...");
       ApiResponse response = client.send("GET", std::string(kVaApi) + "/report/image/" + ApiClient::escape(image));
       if (response.status != 200) {
-        failed.push_back(images->size() == 1 ? va_failure(response, client.region())
-                                             : "'" + image + "': " + va_failure(response, client.region()));
+        std::string message = describe_error(response, client.region());
+        failed.push_back(images->size() == 1 ? message : "'" + image + "': " + message);
         continue;
       }
       json body = response.json();
@@ -141,11 +126,12 @@ void add_va_command(CLI::App& app, Context& context) {
 }
 
 void add_exemption_commands(CLI::App& app, Context& context) {
-  auto* add = app.add_subcommand("exemption-add", "Exempt a CVE or security notice from the status of the images in a scope.");
+  auto* add = app.add_subcommand("exemption-add",
+                                 "Exempt a CVE or security notice from the status of the images in a scope.");
   auto add_options = std::make_shared<ExemptionOptions>();
   add_exemption_flags(add, *add_options);
   add->footer("An exempt issue is still listed by 'berth va', as Exempt, but does not count towards the status.\n"
-              "It needs the Manager role on the scope's namespace, or on the account for '*'.");
+              "It needs the Manager role on the account, whatever the scope.");
   add->callback([&context, add_options] {
     Exemption exemption = parse_exemption_flags(context, *add_options);
     bool as_json = wants_json(*add_options->output);
@@ -153,8 +139,8 @@ void add_exemption_commands(CLI::App& app, Context& context) {
     Reporter report(context.out, as_json);
     std::string where = as_json ? "" : scope_description(context, exemption.scope);
     report.progress("Creating exemption for '" + exemption.issue_id + "' in " + where + "...");
-    ApiResponse response =
-        va_call(client, "POST", exemption_path(exemption.scope, exemption.issue_type, exemption.issue_id));
+    std::string path = exemption_path(exemption.scope, exemption.issue_type, exemption.issue_id);
+    ApiResponse response = client.call("POST", path);
     if (as_json) {
       print_json(context.out, response.json());
       return;
@@ -169,7 +155,8 @@ void add_exemption_commands(CLI::App& app, Context& context) {
     report.ok();
   });
 
-  auto* list = app.add_subcommand("exemption-list", "List exemptions: every one in the account, or those that apply to a scope.");
+  auto* list = app.add_subcommand("exemption-list",
+                                  "List exemptions: every one in the account, or those that apply to a scope.");
   list->alias("exemptions");
   auto list_scope = std::make_shared<std::string>();
   auto* list_scope_option =
@@ -191,7 +178,7 @@ void add_exemption_commands(CLI::App& app, Context& context) {
       report.progress(scope ? "Listing exemptions for scope '" + *list_scope + "'..."
                             : "Listing exemptions for account '" + context.account_name() + "'...");
     }
-    json exemptions = va_call(client, "GET", exemption_list_path(scope)).json();
+    json exemptions = client.get_json(exemption_list_path(scope));
     if (scope) exemptions = exemptions_for_scope(exemptions, *scope);
     if (as_json) {
       print_json(context.out, exemptions);
@@ -213,7 +200,7 @@ void add_exemption_commands(CLI::App& app, Context& context) {
   auto remove_options = std::make_shared<ExemptionOptions>();
   add_exemption_flags(remove, *remove_options);
   remove->footer("Give the scope, type and ID exactly as 'berth exemption-list' shows them. It needs the Manager\n"
-                 "role on the scope's namespace, or on the account for '*'.");
+                 "role on the account, whatever the scope.");
   remove->callback([&context, remove_options] {
     Exemption exemption = parse_exemption_flags(context, *remove_options);
     bool as_json = wants_json(*remove_options->output);
@@ -223,11 +210,11 @@ void add_exemption_commands(CLI::App& app, Context& context) {
     report.progress("Deleting exemption for '" + exemption.issue_id + "' in " + where + "...");
     ApiResponse response =
         client.send("DELETE", exemption_path(exemption.scope, exemption.issue_type, exemption.issue_id));
-    if (response.status == 404 && va_error_message(response.body).empty()) {
-      throw Failure("There is no exemption for " + exemption.issue_type + " '" + exemption.issue_id + "' in scope '" +
-                    remove_options->scope + "'. Run 'berth exemption-list' to see the exemptions.");
+    if (response.status == 404) {
+      throw Failure(describe_error(response, client.region()) +
+                    " Run 'berth exemption-list' to see the exemptions and their scopes.");
     }
-    if (response.status < 200 || response.status >= 300) throw Failure(va_failure(response, client.region()));
+    if (response.status < 200 || response.status >= 300) throw Failure(describe_error(response, client.region()));
     if (as_json) {
       print_json(context.out, response.json());
       return;
@@ -244,7 +231,7 @@ void add_exemption_commands(CLI::App& app, Context& context) {
     Reporter report(context.out, as_json);
     report.progress("Listing exemption types...");
     ApiClient client = context.anonymous_client();
-    json listed = va_call(client, "GET", std::string(kVaApi) + "/exempt/types").json();
+    json listed = client.get_json(std::string(kVaApi) + "/exempt/types");
     if (as_json) {
       print_json(context.out, listed);
       return;

@@ -35,7 +35,7 @@ bool bool_field(const json& object, const char* name) {
   return it != object.end() && it->is_boolean() && it->get<bool>();
 }
 
-// The array `object[name]`, or an empty one when it is missing.
+// Returns the array `object[name]`, or an empty array when it is missing.
 const json& array_field(const json& object, const char* name) {
   static const json kEmpty = json::array();
   if (!object.is_object()) return kEmpty;
@@ -99,8 +99,8 @@ void print_vulnerabilities(std::ostream& out, const json& report, bool extended)
           add_unique(actions, text_field(package, "corrective_action"));
         }
       }
-      table.add_row({text_field(vulnerability, "cve_id"), policy_status_text(text_field(vulnerability, "exempt_status")),
-                     join(packages, ", "), join(actions, "; ")});
+      std::string policy = policy_status_text(text_field(vulnerability, "exempt_status"));
+      table.add_row({text_field(vulnerability, "cve_id"), policy, join(packages, ", "), join(actions, "; ")});
     }
     table.print(out);
     return;
@@ -216,7 +216,9 @@ std::string report_text(const json& report, const std::string& image, const Repo
   }
 
   std::int64_t active = active_vulnerability_count(report);
-  if (options.configuration_issues) active += static_cast<std::int64_t>(array_field(report, "configuration_issues").size());
+  if (options.configuration_issues) {
+    active += static_cast<std::int64_t>(array_field(report, "configuration_issues").size());
+  }
   out << "The scan results show that " << issue_count_text(active) << (active == 1 ? " was" : " were")
       << " found for the image.\n";
   std::int64_t exempt = exempt_vulnerability_count(report);
@@ -267,8 +269,9 @@ ExemptionScope parse_exemption_scope(std::string_view scope, std::string_view do
   }
   ImageName name = parse_image_name(scope);
   if (!name.domain.empty() && name.domain != domain) {
-    throw Failure("The scope '" + std::string(scope) + "' names the registry '" + name.domain + "', but berth targets '" +
-                  std::string(domain) + "'. Leave the registry out, or run 'berth region-set' to target it.");
+    throw Failure("The scope '" + std::string(scope) + "' names the registry '" + name.domain +
+                  "', but berth targets '" + std::string(domain) +
+                  "'. Leave the registry out, or run 'berth region-set' to target it.");
   }
   if (name.repository.empty() || (name.repository.find('/') == std::string::npos &&
                                   (!name.tag.empty() || !name.digest.empty()))) {
@@ -339,13 +342,16 @@ std::string exemption_scope_text(const json& exemption, std::string_view domain)
   const json& scope = exemption.is_object() && exemption.contains("scope") ? exemption["scope"] : json();
   std::string type = text_field(scope, "scope_type");
   if (type == "account" || type.empty()) return "*";
-  std::string text = std::string(domain) + "/" + text_field(scope, "namespace");
+  // Appended piece by piece: GCC 12 reports a false -Wrestrict overlap
+  // for `text += "/" + ...` at -O3.
+  std::string text(domain);
+  text.append("/").append(text_field(scope, "namespace"));
   if (type == "namespace") return text;
-  text += "/" + text_field(scope, "repository");
+  text.append("/").append(text_field(scope, "repository"));
   std::string tag = text_field(scope, "tag");
   std::string digest = text_field(scope, "digest");
-  if (!tag.empty()) text += ":" + tag;
-  if (!digest.empty()) text += "@" + digest;
+  if (!tag.empty()) text.append(":").append(tag);
+  if (!digest.empty()) text.append("@").append(digest);
   return text;
 }
 
@@ -376,13 +382,6 @@ std::string advisories_summary(const json& va) {
   }
   return "imported " + imported_at + " (" + std::to_string(count) + (count == 1 ? " advisory" : " advisories") +
          (ecosystems.empty() ? "" : ": " + join(ecosystems, ", ")) + ")";
-}
-
-// --- Errors ------------------------------------------------------------------
-
-std::string va_error_message(std::string_view body) {
-  auto parsed = json::parse(body, nullptr, false);
-  return text_field(parsed, "message");
 }
 
 }  // namespace berth::cli

@@ -135,10 +135,4 @@ std::vector<ExemptionRow> exemption_rows(const nlohmann::json& exemptions, std::
 // "none imported" with the command that imports them.
 std::string advisories_summary(const nlohmann::json& va);
 
-// --- Errors ------------------------------------------------------------------
-
-// Returns the message of a Vulnerability Advisor error body,
-// {"code","message"}, or an empty string when the body has none.
-std::string va_error_message(std::string_view body);
-
 }  // namespace berth::cli

@@ -309,8 +309,7 @@ class VulnerabilityReports(VaTestCase):
         self.assertIn(f"Successfully deleted exemption for cve '{CVE}'", out)
         self.assertEqual(self.vulnerability(self.va_json(image)[0], CVE)["exempt_status"], "active")
         missing = self.berth("exemption-rm", "--scope", "exempt/vulnerable", "--issue-type", "cve", "--issue-id", CVE)
-        self.assertNotEqual(missing.returncode, 0)
-        self.assertTrue(missing.stderr.startswith("FAILED\n"), missing.stderr)
+        self.assert_failed(missing, "Run 'berth exemption-list' to see the exemptions and their scopes.")
 
     def test_notice_exemption_makes_a_cve_partial(self):
         # DSA-5242-1 is the only notice of CVE-2022-43680 and one of two for CVE-2022-40674.
@@ -416,6 +415,21 @@ class VulnerabilityReports(VaTestCase):
             self.assertNotIn(CVE, [exemption["issue_id"] for exemption in listed])
         finally:
             self.berth_ok("serviceid-rm", "va-reader", "-f")
+
+    def test_namespace_manager_cannot_exempt(self):
+        # Changing exemptions is an account-level action.
+        self.berth_ok("serviceid-create", "va-ns-manager")
+        self.berth_ok("policy-add", "va-ns-manager", "--role", "Manager", "--namespace", "vuln")
+        key_file = self.workdir / "va-ns-manager.json"
+        self.berth_ok("apikey-create", "va-ns-manager-key", "--service-id", "va-ns-manager", "--file", key_file)
+        manager_env = dict(self.env, BERTH_APIKEY=json.loads(key_file.read_text())["apikey"])
+        try:
+            self.assertEqual(self.va_json("vuln/vulnerable", env=manager_env)[0]["status"], "FAIL")
+            denied = self.berth("exemption-add", "--scope", "vuln", "--issue-type", "cve", "--issue-id", CVE,
+                                env=manager_env)
+            self.assert_failed(denied, "You are not authorized")
+        finally:
+            self.berth_ok("serviceid-rm", "va-ns-manager", "-f")
 
     def test_unknown_image_fails(self):
         result = self.berth("va", "vuln/nosuch:latest")

@@ -381,7 +381,7 @@ TEST(ExemptionRows, ScopeTextAndOrder) {
   EXPECT_EQ(rows[0].issue_id, "CVE-2023-9");
 }
 
-// --- info and errors -----------------------------------------------------------------
+// --- info -----------------------------------------------------------------
 
 TEST(AdvisoriesSummary, ImportedOrNone) {
   json va = {{"version", "v4"},
@@ -392,13 +392,6 @@ TEST(AdvisoriesSummary, ImportedOrNone) {
   EXPECT_EQ(advisories_summary(va), "imported 2024-05-01T10:00:00Z (1 advisory)");
   va["advisories"] = {{"imported_at", ""}, {"count", 0}, {"ecosystems", json::array()}};
   EXPECT_THAT(advisories_summary(va), HasSubstr("none imported"));
-}
-
-TEST(VaErrorMessage, ReadsTopLevelMessage) {
-  EXPECT_EQ(va_error_message(R"({"code":"BXNVA0009E","message":"BXNVA0009E: 'a/b:c' has not been scanned. Try again later."})"),
-            "BXNVA0009E: 'a/b:c' has not been scanned. Try again later.");
-  EXPECT_EQ(va_error_message(R"({"errors":[{"code":"DENIED","message":"no"}]})"), "");
-  EXPECT_EQ(va_error_message("not json"), "");
 }
 
 }  // namespace
