@@ -245,6 +245,10 @@ ordered_json report_output(const json& report, const std::string& image, const R
   ordered_json output;
   output["image"] = image;
   output["status"] = text_field(report, "status");
+  // Why the status is not OK or FAIL, and the digest that was assessed
+  // (for an index, its linux/amd64 image), so a pipeline can say why.
+  output["reason"] = text_field(report, "reason");
+  output["digest"] = text_field(report, "digest");
   output["scan_time"] = integer_field(report, "scan_time");
   auto distribution = report.find("os_distribution");
   output["os_distribution"] = distribution != report.end() && distribution->is_object()

@@ -176,7 +176,8 @@ class VulnerabilityReports(VaTestCase):
         reports = self.va_json("vuln/vulnerable:latest")
         self.assertEqual(len(reports), 1)
         report = reports[0]
-        self.assertEqual(list(report), ["image", "status", "scan_time", "os_distribution", "vulnerabilities"])
+        self.assertEqual(list(report),
+                         ["image", "status", "reason", "digest", "scan_time", "os_distribution", "vulnerabilities"])
         self.assertEqual(report["image"], self.full("vuln/vulnerable:latest"))
         self.assertEqual(report["status"], "FAIL")
         self.assertGreater(report["scan_time"], 0)

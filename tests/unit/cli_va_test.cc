@@ -256,7 +256,8 @@ TEST(ReportOutput, ShapeFollowsFlags) {
   json report = failing_report();
   nlohmann::ordered_json output = report_output(report, "127.0.0.1:5000/team1/vulnerable:latest",
                                                 report_options(false, false, false));
-  EXPECT_THAT(keys_of(output), ElementsAre("image", "status", "scan_time", "os_distribution", "vulnerabilities"));
+  EXPECT_THAT(keys_of(output),
+              ElementsAre("image", "status", "reason", "digest", "scan_time", "os_distribution", "vulnerabilities"));
   EXPECT_EQ(output["image"], "127.0.0.1:5000/team1/vulnerable:latest");
   EXPECT_EQ(output["status"], "FAIL");
   EXPECT_EQ(output["scan_time"], 1700000000);
@@ -264,10 +265,11 @@ TEST(ReportOutput, ShapeFollowsFlags) {
   EXPECT_EQ(json::parse(output["vulnerabilities"].dump()), report["vulnerabilities"]);
 
   EXPECT_THAT(keys_of(report_output(report, "x", report_options(false, true, true))),
-              ElementsAre("image", "status", "scan_time", "os_distribution", "vulnerabilities",
+              ElementsAre("image", "status", "reason", "digest", "scan_time", "os_distribution", "vulnerabilities",
                           "configuration_issues"));
   EXPECT_THAT(keys_of(report_output(report, "x", report_options(false, false, true))),
-              ElementsAre("image", "status", "scan_time", "os_distribution", "configuration_issues"));
+              ElementsAre("image", "status", "reason", "digest", "scan_time", "os_distribution",
+                          "configuration_issues"));
 }
 
 // --- Exemptions ------------------------------------------------------------------
