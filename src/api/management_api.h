@@ -158,6 +158,8 @@ class ManagementApi {
   // Throws 403 unless the caller may read reports of the account or of
   // at least one of its namespaces.
   void require_account_scope_reader(Call& call);
+  // Throws 403 unless the caller may read the exemptions of `scope`.
+  void require_exemption_reader(Call& call, const metadata::ExemptionRecord& scope);
   // `exemptions` with each exemption of a tag of `repository` that points
   // at `digest` rewritten to that digest.
   std::vector<metadata::ExemptionRecord> exemptions_by_digest(std::vector<metadata::ExemptionRecord> exemptions,

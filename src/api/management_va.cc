@@ -255,6 +255,16 @@ void ManagementApi::require_account_scope_reader(Call& call) {
   require_account_action(call.exchange, caller, auth::Action::kExemptionList);
 }
 
+void ManagementApi::require_exemption_reader(Call& call, const metadata::ExemptionRecord& scope) {
+  if (scope.scope_type == "account") {
+    require_account_scope_reader(call);
+    return;
+  }
+  gate_.require_action(call.exchange, call.principal(),
+                       scope.repository.empty() ? scope.namespace_name : scope.repository,
+                       auth::Action::kExemptionList);
+}
+
 void ManagementApi::va_list_account_scope(Call& call) {
   const auth::Principal& caller = call.principal();
   require_account_scope_reader(call);
@@ -280,12 +290,7 @@ void ManagementApi::va_exemption(Call& call) {
       throw Error(ErrorCode::kNotFound, "name the issue to exempt: " + std::string(method) +
                                             " /va/api/v4/exempt/image/RESOURCE/issue/TYPE/ID");
     }
-    if (scope.scope_type == "account") {
-      require_account_scope_reader(call);
-    } else {
-      gate_.require_action(call.exchange, caller, scope.repository.empty() ? scope.namespace_name : scope.repository,
-                           auth::Action::kExemptionList);
-    }
+    require_exemption_reader(call, scope);
     json body = json::array();
     for (const auto& exemption : metadata_.list_exemptions(caller.identity.account_id)) {
       if (exemption.scope_type == scope.scope_type && exemption.namespace_name == scope.namespace_name &&
@@ -317,12 +322,7 @@ void ManagementApi::va_exemption(Call& call) {
   };
 
   if (method == "GET") {
-    if (scope.scope_type == "account") {
-      require_account_scope_reader(call);
-    } else {
-      gate_.require_action(call.exchange, caller, scope.repository.empty() ? scope.namespace_name : scope.repository,
-                           auth::Action::kExemptionList);
-    }
+    require_exemption_reader(call, scope);
     auto existing = find_existing();
     if (!existing) throw Error(ErrorCode::kNotFound, "no exemption for " + type + " " + id + " in this scope");
     call.exchange.send(json_response(200, exemption_json(*existing)));

@@ -20,6 +20,19 @@ using nlohmann::json;
 
 namespace {
 
+// Binds the eight columns that identify an exemption, in table order, from
+// parameter 1 on.
+Statement& bind_exemption_key(Statement& statement, const ExemptionRecord& exemption) {
+  return statement.bind(1, exemption.account_id)
+      .bind(2, exemption.issue_type)
+      .bind(3, exemption.issue_id)
+      .bind(4, exemption.scope_type)
+      .bind(5, exemption.namespace_name)
+      .bind(6, exemption.repository)
+      .bind(7, exemption.tag)
+      .bind(8, exemption.digest);
+}
+
 // Parses a JSON array of strings that this file wrote. `column` names the
 // value in the error.
 std::vector<std::string> parse_string_array(const std::string& text, const std::string& column) {
@@ -297,16 +310,7 @@ bool SqliteStore::create_exemption(const ExemptionRecord& exemption) {
   auto insert = connection.prepare(
       "INSERT INTO va_exemptions (account_id, issue_type, issue_id, scope_type, namespace_name, repository, tag, "
       "digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
-  insert.bind(1, exemption.account_id)
-      .bind(2, exemption.issue_type)
-      .bind(3, exemption.issue_id)
-      .bind(4, exemption.scope_type)
-      .bind(5, exemption.namespace_name)
-      .bind(6, exemption.repository)
-      .bind(7, exemption.tag)
-      .bind(8, exemption.digest)
-      .bind(9, exemption.created_at)
-      .run();
+  bind_exemption_key(insert, exemption).bind(9, exemption.created_at).run();
   bool created = connection.changes() > 0;
   scope.commit();
   return created;
@@ -318,15 +322,7 @@ bool SqliteStore::delete_exemption(const ExemptionRecord& exemption) {
   auto remove = connection.prepare(
       "DELETE FROM va_exemptions WHERE account_id = ? AND issue_type = ? AND issue_id = ? AND scope_type = ? "
       "AND namespace_name = ? AND repository = ? AND tag = ? AND digest = ?");
-  remove.bind(1, exemption.account_id)
-      .bind(2, exemption.issue_type)
-      .bind(3, exemption.issue_id)
-      .bind(4, exemption.scope_type)
-      .bind(5, exemption.namespace_name)
-      .bind(6, exemption.repository)
-      .bind(7, exemption.tag)
-      .bind(8, exemption.digest)
-      .run();
+  bind_exemption_key(remove, exemption).run();
   bool deleted = connection.changes() > 0;
   scope.commit();
   return deleted;
