@@ -154,7 +154,8 @@ class ManagementApi {
   // The scope an exemption resource names ("*", "ns", "ns/repo",
   // "ns/repo:tag", "ns/repo@digest"); 404 for a namespace of another account.
   metadata::ExemptionRecord exemption_scope(const auth::Principal& caller, const std::string& resource);
-  void require_exemption_manager(Call& call, const metadata::ExemptionRecord& scope);
+  // Throws 403 unless the caller has exemption.manager on the account.
+  void require_exemption_manager(Call& call);
   // Throws 403 unless the caller may read reports of the account or of
   // at least one of its namespaces.
   void require_account_scope_reader(Call& call);

@@ -92,6 +92,7 @@ metadata::ExemptionRecord ManagementApi::exemption_scope(const auth::Principal& 
     scope.scope_type = "account";
     return scope;
   }
+
   std::string name = strip_domain(resource, settings_.domain);
   std::string ns = name.substr(0, name.find('/'));
   auto record = metadata_.find_namespace(ns);
@@ -105,6 +106,7 @@ metadata::ExemptionRecord ManagementApi::exemption_scope(const auth::Principal& 
     scope.scope_type = "namespace";
     return scope;
   }
+
   ImageReference reference = parse_reference(name);
   scope.repository = reference.repository;
   if (reference.digest) {
@@ -119,7 +121,7 @@ metadata::ExemptionRecord ManagementApi::exemption_scope(const auth::Principal& 
   return scope;
 }
 
-void ManagementApi::require_exemption_manager(Call& call, const metadata::ExemptionRecord&) {
+void ManagementApi::require_exemption_manager(Call& call) {
   // exemption.manager is an account-level action (as in the hosted
   // registry), so a namespace's Manager cannot change exemptions.
   require_account_action(call.exchange, call.principal(), auth::Action::kExemptionManage);
@@ -247,8 +249,8 @@ void ManagementApi::va_exempt_types(Call& call) {
 }
 
 void ManagementApi::require_account_scope_reader(Call& call) {
-  // Account-wide exemptions change the reports of every namespace, so
-  // whoever may read any report may read them.
+  // Account-wide exemptions change the reports of every namespace, so any
+  // caller with Reader access to some namespace may read them.
   const auth::Principal& caller = call.principal();
   if (gate_.access().allows_account(caller, auth::Action::kExemptionList)) return;
   if (!gate_.access().namespaces_allowing(caller, auth::Action::kExemptionList).empty()) return;
@@ -328,8 +330,10 @@ void ManagementApi::va_exemption(Call& call) {
     call.exchange.send(json_response(200, exemption_json(*existing)));
     return;
   }
-  require_exemption_manager(call, scope);
+  require_exemption_manager(call);
   if (method == "POST") {
+    // NOTE: a repository, tag or digest scope is stored even when no such
+    // image exists, so a mistyped tag exempts nothing and no warning is given.
     scope.created_at = core::unix_now();
     bool created = metadata_.create_exemption(scope);
     auto stored = created ? std::optional(scope) : find_existing();

@@ -245,8 +245,8 @@ ordered_json report_output(const json& report, const std::string& image, const R
   ordered_json output;
   output["image"] = image;
   output["status"] = text_field(report, "status");
-  // Why the status is not OK or FAIL, and the digest that was assessed
-  // (for an index, its linux/amd64 image), so a pipeline can say why.
+  // The reason for a status other than OK or FAIL, and the digest that was
+  // assessed (for an index, its linux/amd64 image), for pipelines to report.
   output["reason"] = text_field(report, "reason");
   output["digest"] = text_field(report, "digest");
   output["scan_time"] = integer_field(report, "scan_time");

@@ -309,7 +309,7 @@ struct AdvisoryMatch {
   bool operator==(const AdvisoryMatch&) const = default;
 };
 
-// What the last import of the advisory database brought.
+// The summary of the last import of the advisory database.
 struct AdvisoryFeed {
   std::int64_t imported_at = 0;
   std::string source;                   // the path given to va-import
@@ -397,8 +397,9 @@ class MetadataStore {
 
   virtual std::optional<ManifestRecord> find_manifest(const std::string& repository, const core::Digest& digest) = 0;
   virtual std::optional<ManifestRecord> find_tagged_manifest(const std::string& repository, const std::string& tag) = 0;
-  // The manifest with `digest` in any repository (the first by name); its
-  // content is the same everywhere. nullopt when no repository holds it.
+  // Returns the manifest with `digest` from any repository (the first by
+  // name), since its content is the same everywhere; nullopt when none
+  // contains it.
   virtual std::optional<ManifestRecord> find_manifest_by_digest(const core::Digest& digest) = 0;
   // Checks every reference inside the transaction; stores the manifest, its
   // references and the tag only if none is missing. Storing a manifest that
@@ -609,19 +610,20 @@ class MetadataStore {
   // unexpired claim on, until `lease_until`; nullopt when none is waiting.
   virtual std::optional<ScanClaim> claim_inventory(const std::string& holder, std::int64_t now,
                                                    std::int64_t lease_until) = 0;
-  // Stores an indexed inventory (state "indexed") and drops the claim.
+  // Stores an indexed inventory (state "indexed") and drops the claim. An
+  // existing row keeps its queued_at and attempts.
   virtual void save_inventory(const InventoryRecord& inventory) = 0;
   virtual std::optional<InventoryRecord> find_inventory(const core::Digest& digest) = 0;
-  // Removes inventories whose digest no repository and no trash entry holds
-  // any more and that were indexed before `indexed_before`; returns how many.
+  // Removes the inventories indexed before `indexed_before` whose digest is
+  // in no repository and no trash entry, and returns how many.
   virtual std::size_t purge_inventories(std::int64_t indexed_before) = 0;
-  // Queues indexed inventories again, those with `status` ("incomplete",
-  // "unsupported", "complete") or every one when `status` is empty, so
-  // they are read with the current limits and readers; returns how many.
+  // Queues the indexed inventories with `status` ("incomplete",
+  // "unsupported", "complete"), or all of them when `status` is empty, so
+  // the worker reads them again with the current limits. Returns how many.
   virtual std::size_t requeue_inventories(const std::string& status, std::int64_t now) = 0;
 
   // Replaces every advisory with `advisories` in one transaction, so a
-  // query sees either the old set or the new one.
+  // query reads either the old set or the new one.
   virtual void replace_advisories(const std::vector<AdvisoryRecord>& advisories, const AdvisoryFeed& feed) = 0;
   // The advisory ranges of `ecosystem` for any of `packages`, ordered by
   // package, then advisory id.

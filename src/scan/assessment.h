@@ -61,8 +61,8 @@ struct Assessment {
 
 // Looks up the advisory ranges of an ecosystem for packages; the store's
 // find_advisories in the server.
-using AdvisoryLookup =
-    std::function<std::vector<metadata::AdvisoryMatch>(const std::string& ecosystem, const std::vector<std::string>& packages)>;
+using AdvisoryLookup = std::function<std::vector<metadata::AdvisoryMatch>(
+    const std::string& ecosystem, const std::vector<std::string>& packages)>;
 
 // Statuses (docs/va.md):
 //   UNSCANNED    no inventory, or still queued
@@ -74,8 +74,8 @@ using AdvisoryLookup =
 // For Debian, packages built from the source package "linux" are skipped,
 // as the hosted registry does.
 Assessment assess(const std::optional<metadata::InventoryRecord>& inventory, const AdvisoryLookup& lookup,
-                  const std::vector<std::string>& feed_ecosystems, const std::vector<metadata::ExemptionRecord>& exemptions,
-                  const ImageScope& image);
+                  const std::vector<std::string>& feed_ecosystems,
+                  const std::vector<metadata::ExemptionRecord>& exemptions, const ImageScope& image);
 
 // The hosted registry's ScanReport JSON (docs/va.md) and ScanreportSummary.
 nlohmann::json scan_report_json(const Assessment& assessment, const std::string& id);

@@ -71,11 +71,11 @@ struct LayerInput {
 
 // Reads the layers bottom to top, applying whiteouts (.wh.NAME) and opaque
 // directories (.wh..wh..opq), and returns the inventory of the resulting
-// root filesystem. Never throws for bad layer content: a layer that cannot
-// be read (not a tar, truncated, over a limit) makes the status
-// kIncomplete with a note; an entry whose path leaves the root ("../") is
-// skipped with a note and also makes it kIncomplete. `temp_dir` holds the
-// copy of an RPM database while it is read.
+// root filesystem. Bad layer content never throws. A layer that cannot be
+// read (not a tar, truncated, over a limit) makes the status kIncomplete
+// with a note. An entry whose path leaves the root ("../") is skipped with
+// a note and also makes it kIncomplete. `temp_dir` receives the copy of an
+// RPM database while it is read.
 Inventory read_inventory(const std::vector<LayerInput>& layers, const LayerLimits& limits,
                          const std::filesystem::path& temp_dir);
 

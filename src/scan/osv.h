@@ -29,12 +29,11 @@ std::optional<std::string> normalize_ecosystem(std::string_view osv_ecosystem);
 // "22.04", Alpine "3.19.1" -> "3.19", RHEL and UBI (ID rhel) "9.3" -> "9".
 std::optional<std::string> ecosystem_key(const OsRelease& os);
 
-// One OSV record as an advisory: CVE ids from its id (also with a
-// distribution prefix such as "DEBIAN-" or "ALPINE-"), aliases and
-// upstream; only ECOSYSTEM ranges of matched ecosystems with a "fixed"
-// event, one AffectedRecord per introduced/fixed pair. nullopt when nothing
-// is left. Throws std::runtime_error with the reason when the record lacks
-// an id.
+// Converts one OSV record to an advisory. CVE ids come from its id (also
+// with a distribution prefix such as "DEBIAN-" or "ALPINE-"), aliases and
+// upstream. Only ECOSYSTEM ranges of matched ecosystems with a "fixed" event
+// are kept, one AffectedRecord per introduced/fixed pair. Returns nullopt
+// when nothing is left, and throws std::runtime_error when the id is missing.
 std::optional<metadata::AdvisoryRecord> parse_osv_record(const nlohmann::json& record);
 
 struct OsvImport {

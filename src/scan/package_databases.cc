@@ -266,8 +266,8 @@ std::string sqlite_file_uri(const std::filesystem::path& path) {
       uri.push_back(kHex[byte & 0x0f]);
     }
   }
-  // immutable=1 tells SQLite that the file does not change while it is
-  // open, so SQLite takes no locks and creates no -wal or -shm file.
+  // With immutable=1, SQLite treats the file as unchanging while it is
+  // open, so it takes no locks and creates no -wal or -shm file.
   return uri + "?mode=ro&immutable=1";
 }
 

@@ -23,8 +23,8 @@ int compare_dpkg(std::string_view a, std::string_view b);
 int compare_apk(std::string_view a, std::string_view b);
 
 // rpm's ordering of [epoch:]version[-release], each part compared with
-// rpmvercmp; a missing epoch is 0, and a missing release sorts before any
-// release, as rpm's labelCompare has it.
+// rpmvercmp. A missing epoch is 0. A missing release sorts before any
+// release, as in rpm's labelCompare.
 int compare_rpm(std::string_view a, std::string_view b);
 
 int compare_versions(PackageFormat format, std::string_view a, std::string_view b);
