@@ -98,6 +98,9 @@ std::string quote_literal(const std::string& text) {
   return out;
 }
 
+// "1 row", "2 rows".
+std::string rows_text(std::uint64_t count) { return std::to_string(count) + (count == 1 ? " row" : " rows"); }
+
 // "a", "a and b", "a, b and c", with at most kListedDifferences items.
 std::string join_list(const std::vector<std::string>& items) {
   std::string out;
@@ -132,6 +135,9 @@ struct TableRule {
   // PostgreSQL columns that SQLite has no column for, with the SQLite
   // expression that gives their values.
   std::vector<std::pair<std::string, std::string>> source_expressions = {};
+  // Columns that the comparison reads through an expression, the same on
+  // both sides, instead of as they are.
+  std::vector<std::pair<std::string, std::string>> compare_expressions = {};
 };
 
 // Every table of SQLite's schema version 6, in the order of the copy: a
@@ -153,7 +159,11 @@ const std::vector<TableRule>& table_rules() {
       {"blobs", Treatment::kCopy, {"ref_count"}},
       {"repository_blobs", Treatment::kCopy},
       {"manifests", Treatment::kCopy, {"account_id"}},
-      {"manifest_references", Treatment::kCopy, {"account_id"}},
+      // SQLite's trigger sets account_id on blob references only (its
+      // migration 5 set it on every row), PostgreSQL's on every row. Only
+      // blob references count toward usage, so only theirs are compared.
+      {"manifest_references", Treatment::kCopy, {"account_id"}, nullptr, nullptr, {},
+       {{"account_id", "CASE WHEN kind = 'blob' THEN account_id END"}}},
       {"tags", Treatment::kCopy},
       {"trash", Treatment::kCopy},
       {"trash_references", Treatment::kCopy},
@@ -184,6 +194,9 @@ const std::vector<TableRule>& table_rules() {
 
 struct Column {
   std::string name;
+  // The expression that the comparison reads on both sides, if not the
+  // column itself.
+  std::string compare;
   // The SQLite expression that reads the column: its quoted name, or the
   // expression from TableRule::source_expressions.
   std::string source;
@@ -222,7 +235,16 @@ std::vector<Column> copied_columns(const TablePlan& plan) {
 
 // The SELECT that reads the columns both sides compare.
 std::string compare_query(const TablePlan& plan, Side side) {
-  std::string sql = "SELECT " + column_list(plan.columns, side) + " FROM " + quote_identifier(plan.name());
+  std::string list;
+  for (const auto& column : plan.columns) {
+    if (!list.empty()) list += ", ";
+    if (!column.compare.empty()) {
+      list += column.compare;
+    } else {
+      list += side == Side::kSource ? column.source : quote_identifier(column.name);
+    }
+  }
+  std::string sql = "SELECT " + list + " FROM " + quote_identifier(plan.name());
   if (plan.rule->compare_where != nullptr) sql += std::string(" WHERE ") + plan.rule->compare_where;
   return sql;
 }
@@ -231,22 +253,28 @@ std::string compare_query(const TablePlan& plan, Side side) {
 // An order-independent digest of a table's rows: the sum of the rows'
 // SHA-256 hashes modulo 2^256, and the row count.
 
+// SHA-256 of the row's values, each marked as NULL or prefixed with its
+// length, in hex.
+std::string hash_row(const Row& row) {
+  core::Hasher hasher(core::DigestAlgorithm::kSha256);
+  for (const auto& value : row) {
+    if (!value) {
+      hasher.update("N", 1);
+      continue;
+    }
+    std::array<unsigned char, 9> header{'V'};
+    std::uint64_t length = value->size();
+    for (int i = 0; i < 8; ++i) header[1 + i] = static_cast<unsigned char>(length >> (8 * i));
+    hasher.update(header.data(), header.size());
+    hasher.update(value->data(), value->size());
+  }
+  return hasher.digest().hex();
+}
+
 class TableDigest {
  public:
   void add(const Row& row) {
-    core::Hasher hasher(core::DigestAlgorithm::kSha256);
-    for (const auto& value : row) {
-      if (!value) {
-        hasher.update("N", 1);
-        continue;
-      }
-      std::array<unsigned char, 9> header{'V'};
-      std::uint64_t length = value->size();
-      for (int i = 0; i < 8; ++i) header[1 + i] = static_cast<unsigned char>(length >> (8 * i));
-      hasher.update(header.data(), header.size());
-      hasher.update(value->data(), value->size());
-    }
-    const std::string hex = hasher.digest().hex();
+    const std::string hex = hash_row(row);
     unsigned carry = 0;
     for (std::size_t word = 0; word < sum_.size(); ++word) {
       std::uint64_t part = std::stoull(hex.substr(word * 16, 16), nullptr, 16);
@@ -583,6 +611,9 @@ std::vector<TablePlan> plan_tables(SourceDatabase& source, PgConnection& target,
                             .identity = *row[2] == "YES"};
               column.computed = std::find(rule.computed.begin(), rule.computed.end(), column.name) !=
                                 rule.computed.end();
+              for (const auto& [name, expression] : rule.compare_expressions) {
+                if (name == column.name) column.compare = expression;
+              }
               plan.columns.push_back(std::move(column));
             });
     std::set<std::string> target_columns;
@@ -645,10 +676,55 @@ std::string describe_table_difference(const Comparison& comparison, const std::s
   auto source_rows = comparison.source.at(table).rows();
   auto target_rows = comparison.target.at(table).rows();
   if (source_rows != target_rows) {
-    return table + " (" + std::to_string(source_rows) + " rows in the source, " + std::to_string(target_rows) +
+    return table + " (" + rows_text(source_rows) + " in the source, " + std::to_string(target_rows) +
            " in the target)";
   }
-  return table + " (" + std::to_string(source_rows) + " rows on both sides, with different values)";
+  return table + " (" + rows_text(source_rows) + " on both sides, with different values)";
+}
+
+// A row for a message: values cut to 40 bytes, in parentheses.
+std::string render_row(const Row& row) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    if (i > 0) out += ", ";
+    if (!row[i]) {
+      out += "NULL";
+    } else if (row[i]->size() > 40) {
+      out += row[i]->substr(0, 40) + "...";
+    } else {
+      out += *row[i];
+    }
+  }
+  return out + ")";
+}
+
+// Lists rows of `plan`'s table that only one side has, for a table whose
+// digests differ.
+std::string describe_row_differences(SourceDatabase& source, PgConnection& target, const TablePlan& plan) {
+  // By row hash: how many more times the source has the row than the
+  // target, and the row as rendered for the message.
+  std::map<std::string, std::pair<std::int64_t, std::string>> rows;
+  source.rows(compare_query(plan, Side::kSource), [&](const Row& row) {
+    auto& entry = rows[hash_row(row)];
+    entry.first += 1;
+    if (entry.second.empty()) entry.second = render_row(row);
+  });
+  pg_rows(target, compare_query(plan, Side::kTarget), [&](const Row& row) {
+    auto& entry = rows[hash_row(row)];
+    entry.first -= 1;
+    if (entry.second.empty()) entry.second = render_row(row);
+  });
+  std::vector<std::string> only_source;
+  std::vector<std::string> only_target;
+  for (const auto& [hash, entry] : rows) {
+    if (entry.first > 0) only_source.push_back(entry.second);
+    if (entry.first < 0) only_target.push_back(entry.second);
+  }
+  std::string out = " In " + plan.name() + " (" + column_list(plan.columns, Side::kTarget) + "),";
+  if (!only_source.empty()) out += " only the source has " + join_list(only_source);
+  if (!only_source.empty() && !only_target.empty()) out += ", and";
+  if (!only_target.empty()) out += " only PostgreSQL has " + join_list(only_target);
+  return out + ".";
 }
 
 // Two columns of a table as a map from the first to the second.
@@ -755,6 +831,8 @@ std::uint64_t stream_blob(storage::BlobReader& reader, std::vector<char>& buffer
 struct BlobCounters {
   std::atomic<std::uint64_t> done{0};
   std::atomic<std::uint64_t> done_bytes{0};
+  // Bytes read so far, of finished blobs and of those in progress.
+  std::atomic<std::uint64_t> streamed_bytes{0};
   std::atomic<std::uint64_t> copied{0};
   std::atomic<std::uint64_t> copied_bytes{0};
   std::atomic<std::uint64_t> verified{0};
@@ -838,7 +916,10 @@ class BlobCopy {
     auto reader = target_.open(blob.digest);
     if (!reader) return false;
     core::Hasher hasher(blob.digest.algorithm());
-    std::uint64_t read = stream_blob(*reader, buffer, [&](const char* data, std::size_t n) { hasher.update(data, n); });
+    std::uint64_t read = stream_blob(*reader, buffer, [&](const char* data, std::size_t n) {
+      hasher.update(data, n);
+      counters_.streamed_bytes += n;
+    });
     return read == blob.size && hasher.digest() == blob.digest;
   }
 
@@ -861,6 +942,7 @@ class BlobCopy {
         read = stream_blob(*reader, buffer, [&](const char* data, std::size_t n) {
           hasher.update(data, n);
           writer->write(data, n);
+          counters_.streamed_bytes += n;
         });
         state = writer->finish();
       }
@@ -895,20 +977,20 @@ class BlobCopy {
   }
 
   void report_progress() {
-    std::uint64_t last_bytes = 0;
+    std::uint64_t last_streamed = 0;
     auto last_time = Clock::now();
     std::unique_lock<std::mutex> lock(mutex_);
     while (!finished_) {
       wake_.wait_for(lock, std::chrono::seconds(std::max(options_.progress_seconds, 1)));
       if (finished_) return;
       auto now = Clock::now();
-      std::uint64_t bytes = counters_.done_bytes.load();
+      std::uint64_t streamed = counters_.streamed_bytes.load();
       double interval = std::chrono::duration<double>(now - last_time).count();
       say("blobs " + std::to_string(counters_.done.load()) + " of " + std::to_string(total_) + " (" +
           std::to_string(counters_.copied.load()) + " copied, " + std::to_string(counters_.verified.load()) +
-          " already in the target and verified), " + format_bytes(bytes) + " of " + format_bytes(total_bytes_) +
-          ", " + format_rate(bytes - last_bytes, interval));
-      last_bytes = bytes;
+          " already in the target and verified), " + format_bytes(counters_.done_bytes.load()) + " of " +
+          format_bytes(total_bytes_) + " done, reading " + format_rate(streamed - last_streamed, interval));
+      last_streamed = streamed;
       last_time = now;
     }
   }
@@ -1010,8 +1092,9 @@ void copy_rows(SourceDatabase& source, PgConnection& target, const std::vector<T
     auto columns = copied_columns(plan);
     std::string select = "SELECT " + column_list(columns, Side::kSource) + " FROM " + quote_identifier(plan.name());
     if (plan.name() == "trash") {
-      // An entry's part_of names the index it went to the trash with, which
-      // may have a higher id, so parents are copied before their children.
+      // An entry's part_of names the entry of the index it went to the
+      // trash with. Parents are copied before their children, so that the
+      // foreign key holds whatever order their ids have.
       select = "WITH RECURSIVE depth(id, generation) AS (SELECT id, 0 FROM trash WHERE part_of IS NULL "
                "UNION ALL SELECT t.id, d.generation + 1 FROM trash t JOIN depth d ON t.part_of = d.id) "
                "SELECT " + column_list(columns, Side::kSource) +
@@ -1022,7 +1105,7 @@ void copy_rows(SourceDatabase& source, PgConnection& target, const std::vector<T
     CopyIn copy(target, plan.name(), columns);
     source.rows(select, [&](const Row& row) { copy.add(row); });
     std::uint64_t rows = copy.finish();
-    progress << "migrate-storage: copied " << rows << " rows of " << plan.name() << std::endl;
+    progress << "migrate-storage: copied " << rows_text(rows) << " of " << plan.name() << std::endl;
   }
 
   // Identity columns continue after the highest copied id.
@@ -1124,6 +1207,142 @@ void check_manifests_or_throw(PgConnection& target, storage::BlobStore& blobs, s
       << check.references << " blobs they require with the size of its row\n";
 }
 
+// The source's blob records, split by whether the data directory has their
+// data. A recorded blob without data that nothing uses is a leftover of an
+// interrupted upload (berthd admin verify calls it a notice): its row is
+// copied, and garbage collection removes it on the target as it would on
+// the source. Data without a row is never served, so it stays behind.
+struct SourceBlobs {
+  std::vector<metadata::BlobRecord> with_data;
+  std::map<std::string, std::uint64_t> sizes;  // of with_data, by digest
+  std::set<std::string> without_data;
+
+  // Whether a blob row read later is one of these, with the same size.
+  bool contains(const std::string& digest, const std::string& size) const {
+    auto found = sizes.find(digest);
+    if (found != sizes.end()) return std::to_string(found->second) == size;
+    return without_data.contains(digest);
+  }
+};
+
+// Throws MigrationError naming every blob that is used but has no data, or
+// whose file has another size than its record.
+SourceBlobs find_source_blobs(metadata::SqliteStore& store, storage::FilesystemStore& blobs,
+                              const std::string& source_dir) {
+  SourceBlobs found;
+  std::vector<std::string> damage;
+  for (const auto& blob : store.list_blobs()) {
+    auto size = blobs.stat(blob.digest);
+    if (!size && blob.links == 0 && blob.ref_count == 0) {
+      found.without_data.insert(blob.digest.str());
+    } else if (!size) {
+      damage.push_back("blob " + blob.digest.str() + " is used but its data is missing");
+    } else if (*size != blob.size) {
+      damage.push_back("blob " + blob.digest.str() + " is recorded with " + std::to_string(blob.size) +
+                       " bytes but its file has " + std::to_string(*size));
+    } else {
+      found.with_data.push_back(blob);
+      found.sizes[blob.digest.str()] = blob.size;
+    }
+  }
+  if (!damage.empty()) {
+    throw MigrationError("the source is damaged, so nothing was copied: " + join_list(damage) +
+                         ". `berthd admin verify --data " + source_dir +
+                         "` lists the damage; push the images that use those blobs again, or delete them, and run "
+                         "again");
+  }
+  return found;
+}
+
+void print_blob_summary(const SourceBlobs& blobs, const BlobCopy& copy, std::ostream& out) {
+  const auto& counters = copy.counters();
+  std::uint64_t total_bytes = counters.copied_bytes + counters.verified_bytes;
+  char seconds[32];
+  std::snprintf(seconds, sizeof(seconds), "%.1f s", copy.seconds());
+  out << "blobs: " << blobs.with_data.size() << " (" << format_bytes(total_bytes) << "): " << counters.copied
+      << " copied (" << format_bytes(counters.copied_bytes) << "), " << counters.verified
+      << " already in the target and verified (" << format_bytes(counters.verified_bytes) << ")";
+  if (counters.replaced > 0) out << ", " << counters.replaced << " replaced because they did not match";
+  if (!blobs.without_data.empty()) {
+    out << "; " << blobs.without_data.size() << " recorded without data, rows copied only";
+  }
+  out << "; " << seconds << ", " << format_rate(total_bytes, copy.seconds()) << std::endl;
+}
+
+// Inside the source's read transaction: its blob rows must be those that
+// the blob phase handled.
+void check_source_unchanged(SourceDatabase& source, const SourceBlobs& blobs, const std::string& source_dir) {
+  std::vector<std::string> changed;
+  source.rows("SELECT digest, size FROM blobs", [&](const Row& row) {
+    if (!blobs.contains(*row[0], *row[1])) changed.push_back(*row[0]);
+  });
+  if (!changed.empty()) {
+    throw MigrationError("the source changed during the copy (blobs " + join_list(changed) +
+                         "); stop every process that writes to " + source_dir + " and run again");
+  }
+}
+
+// Copies the rows into the empty schema and checks them in one
+// transaction, which commits only when everything matches.
+Comparison copy_and_check_rows(SourceDatabase& source, PgConnection& target, const std::vector<TablePlan>& plans,
+                               const std::string& schema, storage::BlobStore& blobs, std::ostream& out,
+                               std::ostream& progress) {
+  target.exec("BEGIN ISOLATION LEVEL SERIALIZABLE");
+  try {
+    // A berthd may have started on the target since inspect_target().
+    for (const auto& plan : plans) {
+      if (plan.compared() && pg_count(target, "SELECT count(*) FROM " + quote_identifier(plan.name())) != 0) {
+        throw MigrationError("table " + plan.name() + " of the PostgreSQL schema \"" + schema +
+                             "\" got rows while the blobs were copied; stop every berthd that uses it, empty it and "
+                             "run again");
+      }
+    }
+    copy_rows(source, target, plans, progress);
+    Comparison comparison = compare_tables(source, target, plans);
+    auto differing = comparison.differing();
+    if (!differing.empty()) {
+      std::vector<std::string> tables;
+      std::string rows;
+      for (const auto& table : differing) {
+        tables.push_back(describe_table_difference(comparison, table));
+        for (const auto& plan : plans) {
+          if (plan.name() == table) rows += describe_row_differences(source, target, plan);
+        }
+      }
+      std::string derived = describe_derived_differences(source, target);
+      throw MigrationError("the copy was rolled back, because the rows in PostgreSQL differ from the source's in " +
+                           join_list(tables) + "." + derived +
+                           (derived.empty() ? "" : " PostgreSQL's triggers counted differently from SQLite's.") +
+                           rows + " Nothing was committed");
+    }
+    check_manifests_or_throw(target, blobs, out);
+    target.exec("COMMIT");
+    return comparison;
+  } catch (...) {
+    if (!target.broken()) {
+      try {
+        target.exec("ROLLBACK");
+      } catch (const std::exception&) {
+        // The server rolls the transaction back when the connection closes.
+      }
+    }
+    throw;
+  }
+}
+
+// Checks a complete copy again, on one snapshot of the target.
+Comparison check_existing_rows(SourceDatabase& source, PgConnection& target, const std::vector<TablePlan>& plans,
+                               storage::BlobStore& blobs, std::ostream& out) {
+  target.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  Comparison comparison = compare_tables(source, target, plans);
+  if (!comparison.differing().empty()) {
+    throw MigrationError("the target changed during the verification; stop every berthd that uses it and run again");
+  }
+  check_manifests_or_throw(target, blobs, out);
+  target.exec("COMMIT");
+  return comparison;
+}
+
 void run_migration(const MigrateStorageOptions& options, const MigrationTarget& destination, std::ostream& out,
                    std::ostream& progress) {
   std::filesystem::path source_dir(options.source_dir);
@@ -1149,7 +1368,6 @@ void run_migration(const MigrateStorageOptions& options, const MigrationTarget& 
 
   progress << "migrate-storage: copying " << options.source_dir << " into the PostgreSQL schema \"" << schema
            << "\" and " << destination.blobs_description << std::endl;
-
   std::vector<TablePlan> plans = plan_tables(source, target, schema);
   TargetState state = inspect_target(source, target, plans, schema, options.source_dir);
   if (state == TargetState::kComplete) {
@@ -1157,118 +1375,31 @@ void run_migration(const MigrateStorageOptions& options, const MigrationTarget& 
              << "; verifying it" << std::endl;
   }
 
-  // Blobs. A recorded blob without data that nothing uses is a leftover of
-  // an interrupted upload (berthd admin verify calls it a notice): its row
-  // is copied and garbage collection removes it on the target as it would
-  // on the source. Data without a row is never served, so it stays behind.
-  std::vector<metadata::BlobRecord> with_data;
-  std::set<std::string> without_data;
-  std::vector<std::string> damage;
-  for (const auto& blob : source_store.list_blobs()) {
-    auto size = source_blobs.stat(blob.digest);
-    if (!size && blob.links == 0 && blob.ref_count == 0) {
-      without_data.insert(blob.digest.str());
-    } else if (!size) {
-      damage.push_back("blob " + blob.digest.str() + " is used but its data is missing");
-    } else if (*size != blob.size) {
-      damage.push_back("blob " + blob.digest.str() + " is recorded with " + std::to_string(blob.size) +
-                       " bytes but its file has " + std::to_string(*size));
-    } else {
-      with_data.push_back(blob);
-    }
-  }
-  if (!damage.empty()) {
-    throw MigrationError("the source is damaged, so nothing was copied: " + join_list(damage) +
-                         ". `berthd admin verify --data " + options.source_dir +
-                         "` lists the damage; push the images that use those blobs again, or delete them, and run "
-                         "again");
-  }
-  std::map<std::string, std::uint64_t> copied_sizes;
-  for (const auto& blob : with_data) copied_sizes[blob.digest.str()] = blob.size;
-
+  SourceBlobs blobs = find_source_blobs(source_store, source_blobs, options.source_dir);
   BlobCopy blob_copy(source_blobs, target_blobs, options, progress);
-  blob_copy.run(with_data);
-  const auto& counters = blob_copy.counters();
-  std::uint64_t total_bytes = counters.copied_bytes + counters.verified_bytes;
-  out << "blobs: " << with_data.size() << " (" << format_bytes(total_bytes) << "): " << counters.copied
-      << " copied (" << format_bytes(counters.copied_bytes) << "), " << counters.verified
-      << " already in the target and verified (" << format_bytes(counters.verified_bytes) << ")";
-  if (counters.replaced > 0) out << ", " << counters.replaced << " replaced because they did not match";
-  if (!without_data.empty()) out << "; " << without_data.size() << " recorded without data, rows copied only";
-  out << "; " << std::fixed;
-  out.precision(1);
-  out << blob_copy.seconds() << " s, " << format_rate(total_bytes, blob_copy.seconds()) << "\n";
-  out.flush();
+  blob_copy.run(blobs.with_data);
+  print_blob_summary(blobs, blob_copy, out);
 
-  // Rows. One read transaction on SQLite gives a snapshot; its blob rows
-  // must be those the blob phase handled.
+  // One read transaction on SQLite: a snapshot for all reads of the rows.
   source.exec("BEGIN");
-  std::vector<std::string> changed;
-  source.rows("SELECT digest, size FROM blobs", [&](const Row& row) {
-    auto copied = copied_sizes.find(*row[0]);
-    bool known = copied != copied_sizes.end() ? std::to_string(copied->second) == *row[1]
-                                               : without_data.contains(*row[0]);
-    if (!known) changed.push_back(*row[0]);
-  });
-  if (!changed.empty()) {
-    throw MigrationError("the source changed during the copy (blobs " + join_list(changed) +
-                         "); stop every process that writes to " + options.source_dir + " and run again");
-  }
+  check_source_unchanged(source, blobs, options.source_dir);
   std::map<std::string, std::int64_t> skipped_rows;
   for (const auto& plan : plans) {
-    if (!plan.compared()) skipped_rows[plan.name()] = source.count("SELECT count(*) FROM " + quote_identifier(plan.name()));
+    if (plan.compared()) continue;
+    skipped_rows[plan.name()] = source.count("SELECT count(*) FROM " + quote_identifier(plan.name()));
   }
-
-  Comparison comparison;
-  if (state == TargetState::kEmpty) {
-    target.exec("BEGIN ISOLATION LEVEL SERIALIZABLE");
-    try {
-      // A berthd node may have started on the target since the check.
-      for (const auto& plan : plans) {
-        if (plan.compared() && pg_count(target, "SELECT count(*) FROM " + quote_identifier(plan.name())) != 0) {
-          throw MigrationError("table " + plan.name() + " of the PostgreSQL schema \"" + schema +
-                               "\" got rows while the blobs were copied; stop every berthd that uses it, empty it "
-                               "and run again");
-        }
-      }
-      copy_rows(source, target, plans, progress);
-      comparison = compare_tables(source, target, plans);
-      auto differing = comparison.differing();
-      if (!differing.empty()) {
-        std::vector<std::string> tables;
-        for (const auto& table : differing) tables.push_back(describe_table_difference(comparison, table));
-        throw MigrationError("the copy was rolled back, because the rows in PostgreSQL differ from the source's in " +
-                             join_list(tables) + "." + describe_derived_differences(source, target) +
-                             " Values that PostgreSQL's triggers compute differ from SQLite's, so one of the two "
-                             "schemas counts differently; nothing was committed");
-      }
-      check_manifests_or_throw(target, target_blobs, out);
-      target.exec("COMMIT");
-    } catch (...) {
-      if (!target.broken()) {
-        try {
-          target.exec("ROLLBACK");
-        } catch (const std::exception&) {
-          // The server rolls the transaction back when the connection closes.
-        }
-      }
-      throw;
-    }
-  } else {
-    target.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    comparison = compare_tables(source, target, plans);
-    if (!comparison.differing().empty()) {
-      throw MigrationError("the target changed during the verification; stop every berthd that uses it and run again");
-    }
-    check_manifests_or_throw(target, target_blobs, out);
-    target.exec("COMMIT");
-  }
+  Comparison comparison = state == TargetState::kEmpty
+                              ? copy_and_check_rows(source, target, plans, schema, target_blobs, out, progress)
+                              : check_existing_rows(source, target, plans, target_blobs, out);
   source.exec("COMMIT");
 
   print_counts(plans, comparison, skipped_rows, out);
-  out << (state == TargetState::kEmpty ? "copied " : "the target already held a complete copy of ")
-      << options.source_dir << (state == TargetState::kEmpty ? " and verified the copy" : ", verified again")
-      << "; start berthd with this configuration\n";
+  if (state == TargetState::kEmpty) {
+    out << "copied " << options.source_dir << " and verified the copy; start berthd with this configuration\n";
+  } else {
+    out << "the target already held a complete copy of " << options.source_dir
+        << ", verified again; start berthd with this configuration\n";
+  }
 }
 
 }  // namespace
