@@ -3,6 +3,7 @@
 #include "core/digest.h"
 #include "core/error.h"
 #include "core/random.h"
+#include "core/time.h"
 #include "metadata/pg_connection.h"
 #include "metadata/sqlite_store.h"
 #include "oci/manifest.h"
@@ -734,7 +735,8 @@ std::map<std::string, std::string> read_pairs(const std::function<void(const std
   return out;
 }
 
-// The entries whose values differ, as "KEY: source S, PostgreSQL T".
+// The entries whose values differ, as "KEY: S in SQLite, T computed by
+// PostgreSQL", with `absent` for a key that one side lacks.
 std::vector<std::string> pair_differences(const std::map<std::string, std::string>& source,
                                           const std::map<std::string, std::string>& target, const std::string& absent) {
   std::vector<std::string> out;
@@ -1094,7 +1096,7 @@ void copy_rows(SourceDatabase& source, PgConnection& target, const std::vector<T
     if (plan.name() == "trash") {
       // An entry's part_of names the entry of the index it went to the
       // trash with. Parents are copied before their children, so that the
-      // foreign key holds whatever order their ids have.
+      // foreign key is satisfied whatever order their ids have.
       select = "WITH RECURSIVE depth(id, generation) AS (SELECT id, 0 FROM trash WHERE part_of IS NULL "
                "UNION ALL SELECT t.id, d.generation + 1 FROM trash t JOIN depth d ON t.part_of = d.id) "
                "SELECT " + column_list(columns, Side::kSource) +
@@ -1197,10 +1199,12 @@ void print_counts(const std::vector<TablePlan>& plans, const Comparison& compari
   }
 }
 
-void check_manifests_or_throw(PgConnection& target, storage::BlobStore& blobs, std::ostream& out) {
+// Throws MigrationError listing the problems, followed by `consequence`.
+void check_manifests_or_throw(PgConnection& target, storage::BlobStore& blobs, const std::string& consequence,
+                              std::ostream& out) {
   ManifestCheck check = check_manifests(target, blobs);
   if (!check.errors.empty()) {
-    throw MigrationError("the target fails verification: " + join_list(check.errors));
+    throw MigrationError("the target fails verification: " + join_list(check.errors) + ". " + consequence);
   }
   out << "verified " << check.manifests << " manifests and " << check.trashed
       << " trashed manifests: each hashes to its digest and parses, and the blob store has each of the "
@@ -1269,6 +1273,25 @@ void print_blob_summary(const SourceBlobs& blobs, const BlobCopy& copy, std::ost
   out << "; " << seconds << ", " << format_rate(total_bytes, copy.seconds()) << std::endl;
 }
 
+// Deletes the upload data in the target that no upload session records
+// and that was last written before `started`: what an interrupted run
+// left. Nodes record a session for every upload that outlives a request,
+// and no node runs on a target that the copy accepted. Returns how many
+// uploads it deleted.
+std::size_t remove_unfinished_uploads(storage::BlobStore& blobs, PgConnection& target, std::int64_t started) {
+  std::set<std::string> sessions;
+  pg_rows(target, "SELECT id FROM uploads", [&](const Row& row) { sessions.insert(*row[0]); });
+  std::size_t removed = 0;
+  for (const auto& id : blobs.list_uploads()) {
+    if (sessions.contains(id)) continue;
+    auto modified = blobs.upload_modified_at(id);
+    if (modified && *modified >= started) continue;
+    blobs.delete_upload(id);
+    ++removed;
+  }
+  return removed;
+}
+
 // Inside the source's read transaction: its blob rows must be those that
 // the blob phase handled.
 void check_source_unchanged(SourceDatabase& source, const SourceBlobs& blobs, const std::string& source_dir) {
@@ -1315,7 +1338,7 @@ Comparison copy_and_check_rows(SourceDatabase& source, PgConnection& target, con
                            (derived.empty() ? "" : " PostgreSQL's triggers counted differently from SQLite's.") +
                            rows + " Nothing was committed");
     }
-    check_manifests_or_throw(target, blobs, out);
+    check_manifests_or_throw(target, blobs, "The copy was rolled back, so nothing was committed", out);
     target.exec("COMMIT");
     return comparison;
   } catch (...) {
@@ -1338,13 +1361,17 @@ Comparison check_existing_rows(SourceDatabase& source, PgConnection& target, con
   if (!comparison.differing().empty()) {
     throw MigrationError("the target changed during the verification; stop every berthd that uses it and run again");
   }
-  check_manifests_or_throw(target, blobs, out);
+  check_manifests_or_throw(target, blobs,
+                           "Drop the schema and run migrate-storage again, or find the damage with `berthd admin "
+                           "verify --deep`",
+                           out);
   target.exec("COMMIT");
   return comparison;
 }
 
 void run_migration(const MigrateStorageOptions& options, const MigrationTarget& destination, std::ostream& out,
                    std::ostream& progress) {
+  std::int64_t started = core::unix_now();
   std::filesystem::path source_dir(options.source_dir);
   std::filesystem::path database = source_dir / "berth.db";
   if (!std::filesystem::exists(database)) {
@@ -1376,6 +1403,10 @@ void run_migration(const MigrateStorageOptions& options, const MigrationTarget& 
   }
 
   SourceBlobs blobs = find_source_blobs(source_store, source_blobs, options.source_dir);
+  if (std::size_t removed = remove_unfinished_uploads(target_blobs, target, started)) {
+    progress << "migrate-storage: deleted " << removed << " unfinished upload" << (removed == 1 ? "" : "s")
+             << " that an interrupted run left in the target" << std::endl;
+  }
   BlobCopy blob_copy(source_blobs, target_blobs, options, progress);
   blob_copy.run(blobs.with_data);
   print_blob_summary(blobs, blob_copy, out);
