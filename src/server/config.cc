@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <libpq-fe.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -13,6 +14,14 @@ extern char** environ;
 namespace berth::server {
 
 namespace {
+
+// S3's limits. Every part of a multipart upload but the last is 5 MiB to
+// 5 GiB (Amazon S3 User Guide, "Amazon S3 multipart upload limits"). A
+// SigV4 presigned URL is valid for at most 604800 s, 7 days (AWS CLI
+// reference of `aws s3 presign`).
+constexpr std::int64_t kS3MinimumPartSize = std::int64_t{5} << 20;
+constexpr std::int64_t kS3MaximumPartSize = std::int64_t{5} << 30;
+constexpr std::int64_t kS3MaximumPresignSeconds = 7 * 24 * 3600;
 
 using Setter = std::function<void(Config&, const std::string& value, const std::string& origin)>;
 
@@ -69,8 +78,23 @@ const std::vector<Option>& options() {
       {"http.idle_timeout_seconds", integer_option(&Config::idle_timeout_seconds, 1)},
       {"http.io_timeout_seconds", integer_option(&Config::io_timeout_seconds, 1)},
       {"http.max_connections", integer_option(&Config::max_connections, 1)},
+      {"metadata.backend", string_option(&Config::metadata_backend)},
+      {"metadata.postgres.url", string_option(&Config::postgres_url)},
+      {"metadata.postgres.schema", string_option(&Config::postgres_schema)},
+      {"metadata.postgres.connections", integer_option(&Config::postgres_connections, 1)},
+      {"metadata.postgres.migrate", bool_option(&Config::postgres_migrate)},
       {"database.synchronous", string_option(&Config::database_synchronous)},
       {"database.connections", integer_option(&Config::database_connections, 1)},
+      {"storage.backend", string_option(&Config::storage_backend)},
+      {"storage.s3.endpoint", string_option(&Config::s3_endpoint)},
+      {"storage.s3.region", string_option(&Config::s3_region)},
+      {"storage.s3.bucket", string_option(&Config::s3_bucket)},
+      {"storage.s3.prefix", string_option(&Config::s3_prefix)},
+      {"storage.s3.path_style", bool_option(&Config::s3_path_style)},
+      {"storage.s3.access_key", string_option(&Config::s3_access_key)},
+      {"storage.s3.secret_key", string_option(&Config::s3_secret_key)},
+      {"storage.s3.part_size_bytes", integer_option(&Config::s3_part_size_bytes, kS3MinimumPartSize)},
+      {"storage.s3.redirect_seconds", integer_option(&Config::s3_redirect_seconds, 0)},
       {"cache.max_bytes", integer_option(&Config::cache_max_bytes, 0)},
       {"cache.max_age_seconds", integer_option(&Config::cache_max_age_seconds, 0)},
       {"auth.realm", string_option(&Config::auth_realm)},
@@ -142,6 +166,74 @@ void apply_yaml(Config& config, const YAML::Node& node, const std::string& prefi
   }
 }
 
+// The value of `name` in `environment`, or "" when it is unset.
+std::string variable(const std::map<std::string, std::string>& environment, const std::string& name) {
+  auto it = environment.find(name);
+  return it == environment.end() ? std::string() : it->second;
+}
+
+void check_metadata_backend(const Config& config) {
+  if (config.metadata_backend == "sqlite") return;
+  if (config.metadata_backend != "postgres") {
+    throw std::invalid_argument("metadata.backend must be \"sqlite\" or \"postgres\", not \"" +
+                                config.metadata_backend + "\"");
+  }
+  if (config.postgres_url.empty()) {
+    throw std::invalid_argument("metadata.backend is postgres but metadata.postgres.url is not set; set it to a "
+                                "libpq connection string such as \"host=db.example.com dbname=berth user=berth\"");
+  }
+  char* message = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(config.postgres_url.c_str(), &message);
+  if (parsed == nullptr) {
+    // libpq's message names the malformed part; it never repeats a password.
+    std::string reason = message != nullptr ? message : "out of memory";
+    PQfreemem(message);
+    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
+    throw std::invalid_argument("metadata.postgres.url is not a valid libpq connection string or URI: " + reason);
+  }
+  PQconninfoFree(parsed);
+  if (config.postgres_schema.empty()) throw std::invalid_argument("metadata.postgres.schema must not be empty");
+}
+
+// The S3 store reads the AWS_* variables when a setting is empty, so a
+// setting counts as given when either is set.
+void check_storage_backend(const Config& config, const std::map<std::string, std::string>& environment) {
+  if (config.storage_backend == "filesystem") return;
+  if (config.storage_backend != "s3") {
+    throw std::invalid_argument("storage.backend must be \"filesystem\" or \"s3\", not \"" + config.storage_backend +
+                                "\"");
+  }
+  if (config.s3_bucket.empty()) {
+    throw std::invalid_argument("storage.backend is s3 but storage.s3.bucket is not set; name the bucket that holds "
+                                "the blobs");
+  }
+  std::string endpoint = config.s3_endpoint.empty() ? variable(environment, "AWS_ENDPOINT_URL") : config.s3_endpoint;
+  if (endpoint.empty()) {
+    throw std::invalid_argument("storage.backend is s3 but storage.s3.endpoint is not set (nor AWS_ENDPOINT_URL); "
+                                "set it to the S3 server's URL, such as https://s3.us-east-1.amazonaws.com");
+  }
+  if (!endpoint.starts_with("http://") && !endpoint.starts_with("https://")) {
+    throw std::invalid_argument("storage.s3.endpoint must be an http:// or https:// URL, not \"" + endpoint + "\"");
+  }
+  if (config.s3_access_key.empty() != config.s3_secret_key.empty()) {
+    throw std::invalid_argument("storage.s3.access_key and storage.s3.secret_key must be set together");
+  }
+  if (config.s3_access_key.empty() &&
+      (variable(environment, "AWS_ACCESS_KEY_ID").empty() || variable(environment, "AWS_SECRET_ACCESS_KEY").empty())) {
+    throw std::invalid_argument("storage.backend is s3 but no credentials are set; set storage.s3.access_key and "
+                                "storage.s3.secret_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+  }
+  if (config.s3_part_size_bytes > kS3MaximumPartSize) {
+    throw std::invalid_argument("storage.s3.part_size_bytes: " + std::to_string(config.s3_part_size_bytes) +
+                                " is above S3's maximum part size of " + std::to_string(kS3MaximumPartSize));
+  }
+  if (config.s3_redirect_seconds > kS3MaximumPresignSeconds) {
+    throw std::invalid_argument("storage.s3.redirect_seconds: " + std::to_string(config.s3_redirect_seconds) +
+                                " is above the 7 days (" + std::to_string(kS3MaximumPresignSeconds) +
+                                " s) a presigned URL can be valid");
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> config_keys() {
@@ -205,6 +297,8 @@ Config load_config(const std::string& config_file, const std::map<std::string, s
     throw std::invalid_argument("database.synchronous must be \"full\" or \"normal\", not \"" +
                                 config.database_synchronous + "\"");
   }
+  check_metadata_backend(config);
+  check_storage_backend(config, environment);
   if (config.region_domain.find_first_of("/ ") != std::string::npos) {
     throw std::invalid_argument("region.domain must be a host name with an optional port, such as "
                                 "registry.example.com or 127.0.0.1:5000, not \"" +

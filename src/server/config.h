@@ -26,8 +26,30 @@ struct Config {
   std::int64_t io_timeout_seconds = 300;
   std::int64_t max_connections = 4096;
 
+  // The metadata store: "sqlite" (berth.db in data_dir) or "postgres",
+  // which several berthd nodes can share.
+  std::string metadata_backend = "sqlite";
+  std::string postgres_url;  // libpq connection string or URI
+  std::string postgres_schema = "public";
+  std::int64_t postgres_connections = 16;
+  bool postgres_migrate = true;  // false: a schema older than this build stops berthd
+
+  // SQLite settings of the "sqlite" metadata backend.
   std::string database_synchronous = "full";
   std::int64_t database_connections = 8;
+  // The blob store: "filesystem" (data_dir) or "s3". Empty S3 settings
+  // fall back to the AWS_* environment variables (docs/configuration.md).
+  std::string storage_backend = "filesystem";
+  std::string s3_endpoint;
+  std::string s3_region;
+  std::string s3_bucket;
+  std::string s3_prefix;
+  bool s3_path_style = true;
+  std::string s3_access_key;
+  std::string s3_secret_key;
+  std::int64_t s3_part_size_bytes = 8 * 1024 * 1024;
+  std::int64_t s3_redirect_seconds = 0;  // 0: blob GETs stream the data
+
   std::int64_t cache_max_bytes = 64 * 1024 * 1024;
   std::int64_t cache_max_age_seconds = 5;
 

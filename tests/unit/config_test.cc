@@ -333,6 +333,243 @@ TEST_F(LoadConfig, TlsKeyWithoutCertificate) {
   EXPECT_THAT(*error, HasSubstr("tls.certificate"));
 }
 
+TEST_F(LoadConfig, BackendDefaults) {
+  Config config = load_config("", {}, {});
+
+  EXPECT_EQ(config.metadata_backend, "sqlite");
+  EXPECT_EQ(config.postgres_schema, "public");
+  EXPECT_EQ(config.postgres_connections, 16);
+  EXPECT_TRUE(config.postgres_migrate);
+  EXPECT_EQ(config.storage_backend, "filesystem");
+  EXPECT_EQ(config.s3_region, "");
+  EXPECT_TRUE(config.s3_path_style);
+  EXPECT_EQ(config.s3_part_size_bytes, 8388608);
+  EXPECT_EQ(config.s3_redirect_seconds, 0);
+}
+
+TEST_F(LoadConfig, PostgresAndS3FromFile) {
+  std::string file = write_file(
+      "metadata:\n"
+      "  backend: postgres\n"
+      "  postgres:\n"
+      "    url: host=127.0.0.1 port=5432 dbname=berth\n"
+      "    schema: registry\n"
+      "    connections: 32\n"
+      "    migrate: false\n"
+      "storage:\n"
+      "  backend: s3\n"
+      "  s3:\n"
+      "    endpoint: http://127.0.0.1:7480\n"
+      "    region: eu-central-1\n"
+      "    bucket: blobs\n"
+      "    prefix: berth/\n"
+      "    path_style: false\n"
+      "    access_key: AKEXAMPLE\n"
+      "    secret_key: secret\n"
+      "    part_size_bytes: 16777216\n"
+      "    redirect_seconds: 300\n");
+
+  Config config = load_config(file, {}, {});
+
+  EXPECT_EQ(config.metadata_backend, "postgres");
+  EXPECT_EQ(config.postgres_url, "host=127.0.0.1 port=5432 dbname=berth");
+  EXPECT_EQ(config.postgres_schema, "registry");
+  EXPECT_EQ(config.postgres_connections, 32);
+  EXPECT_FALSE(config.postgres_migrate);
+  EXPECT_EQ(config.storage_backend, "s3");
+  EXPECT_EQ(config.s3_endpoint, "http://127.0.0.1:7480");
+  EXPECT_EQ(config.s3_region, "eu-central-1");
+  EXPECT_EQ(config.s3_bucket, "blobs");
+  EXPECT_EQ(config.s3_prefix, "berth/");
+  EXPECT_FALSE(config.s3_path_style);
+  EXPECT_EQ(config.s3_access_key, "AKEXAMPLE");
+  EXPECT_EQ(config.s3_secret_key, "secret");
+  EXPECT_EQ(config.s3_part_size_bytes, 16777216);
+  EXPECT_EQ(config.s3_redirect_seconds, 300);
+}
+
+TEST_F(LoadConfig, BackendsFromEnvironment) {
+  Environment environment = {
+      {"BERTH_METADATA_BACKEND", "postgres"},
+      {"BERTH_METADATA_POSTGRES_URL", "postgresql://berth@db.example.com/berth"},
+      {"BERTH_STORAGE_BACKEND", "s3"},
+      {"BERTH_STORAGE_S3_BUCKET", "blobs"},
+      {"BERTH_STORAGE_S3_ENDPOINT", "https://s3.example.com"},
+      {"BERTH_STORAGE_S3_ACCESS_KEY", "AKEXAMPLE"},
+      {"BERTH_STORAGE_S3_SECRET_KEY", "secret"},
+  };
+
+  Config config = load_config("", environment, {});
+
+  EXPECT_EQ(config.metadata_backend, "postgres");
+  EXPECT_EQ(config.postgres_url, "postgresql://berth@db.example.com/berth");
+  EXPECT_EQ(config.storage_backend, "s3");
+  EXPECT_EQ(config.s3_bucket, "blobs");
+}
+
+TEST_F(LoadConfig, UnknownMetadataBackend) {
+  auto error = load_error("", {{"BERTH_METADATA_BACKEND", "mysql"}});
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(*error, HasSubstr("metadata.backend"));
+  EXPECT_THAT(*error, HasSubstr("\"mysql\""));
+}
+
+TEST_F(LoadConfig, PostgresWithoutUrl) {
+  auto error = load_error("", {{"BERTH_METADATA_BACKEND", "postgres"}});
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(*error, HasSubstr("metadata.postgres.url"));
+}
+
+TEST_F(LoadConfig, PostgresMalformedUrl) {
+  Environment environment = {{"BERTH_METADATA_BACKEND", "postgres"},
+                             {"BERTH_METADATA_POSTGRES_URL", "host=db nosuchoption=1"}};
+
+  auto error = load_error("", environment);
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(*error, HasSubstr("metadata.postgres.url"));
+  EXPECT_THAT(*error, HasSubstr("nosuchoption"));
+}
+
+TEST_F(LoadConfig, PostgresEmptySchema) {
+  Environment environment = {{"BERTH_METADATA_BACKEND", "postgres"},
+                             {"BERTH_METADATA_POSTGRES_URL", "host=db"},
+                             {"BERTH_METADATA_POSTGRES_SCHEMA", ""}};
+
+  auto error = load_error("", environment);
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(*error, HasSubstr("metadata.postgres.schema"));
+}
+
+TEST_F(LoadConfig, PostgresKeysIgnoredWithSqlite) {
+  EXPECT_EQ(load_error("", {{"BERTH_METADATA_POSTGRES_CONNECTIONS", "4"}}), std::nullopt);
+}
+
+// Settings of a complete S3 configuration, for the tests that take one out.
+Environment s3_environment() {
+  return {{"BERTH_STORAGE_BACKEND", "s3"},
+          {"BERTH_STORAGE_S3_BUCKET", "blobs"},
+          {"BERTH_STORAGE_S3_ENDPOINT", "http://127.0.0.1:7480"},
+          {"BERTH_STORAGE_S3_ACCESS_KEY", "AKEXAMPLE"},
+          {"BERTH_STORAGE_S3_SECRET_KEY", "secret"}};
+}
+
+TEST_F(LoadConfig, UnknownStorageBackend) {
+  auto error = load_error("", {{"BERTH_STORAGE_BACKEND", "gcs"}});
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(*error, HasSubstr("storage.backend"));
+  EXPECT_THAT(*error, HasSubstr("\"gcs\""));
+}
+
+TEST_F(LoadConfig, S3Complete) { EXPECT_EQ(load_error("", s3_environment()), std::nullopt); }
+
+TEST_F(LoadConfig, S3WithoutBucket) {
+  Environment environment = s3_environment();
+  environment.erase("BERTH_STORAGE_S3_BUCKET");
+
+  auto error = load_error("", environment);
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(*error, HasSubstr("storage.s3.bucket"));
+}
+
+TEST_F(LoadConfig, S3WithoutEndpoint) {
+  Environment environment = s3_environment();
+  environment.erase("BERTH_STORAGE_S3_ENDPOINT");
+
+  auto error = load_error("", environment);
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(*error, HasSubstr("storage.s3.endpoint"));
+  EXPECT_THAT(*error, HasSubstr("AWS_ENDPOINT_URL"));
+}
+
+TEST_F(LoadConfig, S3EndpointFromAwsVariable) {
+  Environment environment = s3_environment();
+  environment.erase("BERTH_STORAGE_S3_ENDPOINT");
+  environment["AWS_ENDPOINT_URL"] = "http://127.0.0.1:7480";
+
+  EXPECT_EQ(load_error("", environment), std::nullopt);
+}
+
+TEST_F(LoadConfig, S3EndpointWithoutScheme) {
+  Environment environment = s3_environment();
+  environment["BERTH_STORAGE_S3_ENDPOINT"] = "s3.example.com";
+
+  auto error = load_error("", environment);
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(*error, HasSubstr("storage.s3.endpoint"));
+  EXPECT_THAT(*error, HasSubstr("\"s3.example.com\""));
+}
+
+TEST_F(LoadConfig, S3WithoutCredentials) {
+  Environment environment = s3_environment();
+  environment.erase("BERTH_STORAGE_S3_ACCESS_KEY");
+  environment.erase("BERTH_STORAGE_S3_SECRET_KEY");
+
+  auto error = load_error("", environment);
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(*error, HasSubstr("storage.s3.access_key"));
+  EXPECT_THAT(*error, HasSubstr("AWS_ACCESS_KEY_ID"));
+}
+
+TEST_F(LoadConfig, S3CredentialsFromAwsVariables) {
+  Environment environment = s3_environment();
+  environment.erase("BERTH_STORAGE_S3_ACCESS_KEY");
+  environment.erase("BERTH_STORAGE_S3_SECRET_KEY");
+  environment["AWS_ACCESS_KEY_ID"] = "AKEXAMPLE";
+  environment["AWS_SECRET_ACCESS_KEY"] = "secret";
+
+  EXPECT_EQ(load_error("", environment), std::nullopt);
+}
+
+TEST_F(LoadConfig, S3AccessKeyWithoutSecret) {
+  Environment environment = s3_environment();
+  environment.erase("BERTH_STORAGE_S3_SECRET_KEY");
+
+  auto error = load_error("", environment);
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(*error, HasSubstr("storage.s3.secret_key"));
+}
+
+TEST_F(LoadConfig, S3PartSizeLimits) {
+  Environment environment = s3_environment();
+  environment["BERTH_STORAGE_S3_PART_SIZE_BYTES"] = "5242879";
+  auto too_small = load_error("", environment);
+  environment["BERTH_STORAGE_S3_PART_SIZE_BYTES"] = "5242880";
+  auto smallest = load_error("", environment);
+  environment["BERTH_STORAGE_S3_PART_SIZE_BYTES"] = "5368709121";
+  auto too_large = load_error("", environment);
+
+  ASSERT_TRUE(too_small.has_value());
+  EXPECT_THAT(*too_small, HasSubstr("BERTH_STORAGE_S3_PART_SIZE_BYTES"));
+  EXPECT_THAT(*too_small, HasSubstr("minimum of 5242880"));
+  EXPECT_EQ(smallest, std::nullopt);
+  ASSERT_TRUE(too_large.has_value());
+  EXPECT_THAT(*too_large, HasSubstr("storage.s3.part_size_bytes"));
+}
+
+TEST_F(LoadConfig, S3RedirectLimit) {
+  Environment environment = s3_environment();
+  environment["BERTH_STORAGE_S3_REDIRECT_SECONDS"] = "604801";
+
+  auto error = load_error("", environment);
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(*error, HasSubstr("storage.s3.redirect_seconds"));
+}
+
+TEST_F(LoadConfig, S3KeysIgnoredWithFilesystem) {
+  EXPECT_EQ(load_error("", {{"BERTH_STORAGE_S3_BUCKET", "blobs"}}), std::nullopt);
+}
+
 TEST_F(LoadConfig, ConfigKeys) {
   auto keys = config_keys();
 
@@ -342,7 +579,9 @@ TEST_F(LoadConfig, ConfigKeys) {
   EXPECT_THAT(keys, ::testing::Contains("region.domain"));
   EXPECT_THAT(keys, ::testing::Contains("gc.grace_seconds"));
   EXPECT_THAT(keys, ::testing::Contains("jobs.enabled"));
-  EXPECT_EQ(keys.size(), 40u);
+  EXPECT_THAT(keys, ::testing::Contains("metadata.postgres.url"));
+  EXPECT_THAT(keys, ::testing::Contains("storage.s3.redirect_seconds"));
+  EXPECT_EQ(keys.size(), 55u);
 }
 
 }  // namespace
