@@ -25,8 +25,13 @@ std::string blob_key(const std::string& repository, const core::Digest& digest) 
 }  // namespace
 
 CachedStore::CachedStore(std::unique_ptr<MetadataStore> inner, std::size_t max_bytes,
-                         std::chrono::steady_clock::duration max_age)
-    : owned_(std::move(inner)), inner_(*owned_), max_bytes_(max_bytes), max_age_(max_age) {}
+                         std::chrono::steady_clock::duration max_age,
+                         std::shared_ptr<InvalidationPublisher> publisher)
+    : owned_(std::move(inner)),
+      inner_(*owned_),
+      max_bytes_(max_bytes),
+      max_age_(max_age),
+      publisher_(std::move(publisher)) {}
 
 std::uint64_t CachedStore::generation() {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -35,6 +40,7 @@ std::uint64_t CachedStore::generation() {
 
 std::optional<CachedStore::Value> CachedStore::lookup(const std::string& key) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!receiving_) return std::nullopt;
   auto it = index_.find(key);
   if (it == index_.end()) return std::nullopt;
   if (std::chrono::steady_clock::now() - it->second->stored_at > max_age_) {
@@ -51,7 +57,7 @@ void CachedStore::insert(const std::string& key, Value value, std::size_t cost, 
   if (cost > max_bytes_ / 4) return;  // one huge manifest must not flush everything else
   std::lock_guard<std::mutex> lock(mutex_);
   // A write since the lookup began may have changed what was read.
-  if (generation != generation_ || index_.contains(key)) return;
+  if (!receiving_ || generation != generation_ || index_.contains(key)) return;
   entries_.push_front(Entry{key, std::move(value), cost, std::chrono::steady_clock::now()});
   index_.emplace(key, entries_.begin());
   bytes_ += cost;
@@ -66,21 +72,49 @@ void CachedStore::evict_locked() {
   }
 }
 
-void CachedStore::invalidate(const std::string& key, bool all_tags) {
+void CachedStore::changed(const Invalidation& invalidation) {
+  apply(invalidation);
+  if (publisher_) publisher_->publish(invalidation);
+}
+
+void CachedStore::apply(const Invalidation& invalidation) {
+  switch (invalidation.scope) {
+    case Invalidation::Scope::kTag:
+      invalidate(tag_key(invalidation.name, invalidation.tag));
+      return;
+    case Invalidation::Scope::kRepository:
+      invalidate_repositories(invalidation.name + "\n");
+      return;
+    case Invalidation::Scope::kNamespace:
+      invalidate_repositories(invalidation.name + "/");
+      return;
+    case Invalidation::Scope::kBlob:
+      invalidate_blob(invalidation.name);
+      return;
+  }
+}
+
+void CachedStore::set_receiving(bool receiving) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Both ways, lookups in progress must not insert what they read: before
+  // a loss it may be stale soon, and after one it may be stale already.
+  ++generation_;
+  receiving_ = receiving;
+  if (!receiving) {
+    entries_.clear();
+    index_.clear();
+    bytes_ = 0;
+  }
+}
+
+void CachedStore::invalidate(const std::string& key) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++generation_;
-  auto drop = [&](std::list<Entry>::iterator it) {
-    bytes_ -= it->cost;
-    index_.erase(it->key);
-    return entries_.erase(it);
-  };
-  if (all_tags) {
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      it = it->key.starts_with("t\n") ? drop(it) : std::next(it);
-    }
-  }
   auto found = index_.find(key);
-  if (found != index_.end()) drop(found->second);
+  if (found == index_.end()) return;
+  bytes_ -= found->second->cost;
+  entries_.erase(found->second);
+  index_.erase(found);
 }
 
 void CachedStore::invalidate_repositories(const std::string& prefix) {
@@ -97,11 +131,11 @@ void CachedStore::invalidate_repositories(const std::string& prefix) {
   }
 }
 
-void CachedStore::invalidate_blob(const core::Digest& digest) {
+void CachedStore::invalidate_blob(const std::string& digest) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++generation_;
   for (auto it = entries_.begin(); it != entries_.end();) {
-    if (std::holds_alternative<BlobRecord>(it->value) && std::get<BlobRecord>(it->value).digest == digest) {
+    if (std::holds_alternative<BlobRecord>(it->value) && std::get<BlobRecord>(it->value).digest.str() == digest) {
       bytes_ -= it->cost;
       index_.erase(it->key);
       it = entries_.erase(it);
@@ -122,7 +156,8 @@ std::optional<BlobRecord> CachedStore::find_repository_blob(const std::string& r
 
 UnlinkBlobResult CachedStore::unlink_blob(const std::string& repository, const core::Digest& digest) {
   UnlinkBlobResult result = inner_.unlink_blob(repository, digest);
-  invalidate(blob_key(repository, digest));
+  // Deleting a blob link is rare, so the repository's entries all go.
+  changed({.scope = Invalidation::Scope::kRepository, .name = repository});
   return result;
 }
 
@@ -150,7 +185,9 @@ std::optional<ManifestRecord> CachedStore::find_tagged_manifest(const std::strin
 
 PutManifestResult CachedStore::put_manifest(const ManifestWrite& manifest) {
   PutManifestResult result = inner_.put_manifest(manifest);
-  if (result.stored && manifest.tag) invalidate(tag_key(manifest.repository, *manifest.tag));
+  if (result.stored && manifest.tag) {
+    changed({.scope = Invalidation::Scope::kTag, .name = manifest.repository, .tag = *manifest.tag});
+  }
   return result;
 }
 
@@ -159,14 +196,15 @@ CopyManifestResult CachedStore::copy_manifest(const std::string& source, const c
   CopyManifestResult result = inner_.copy_manifest(source, digest, target, tag);
   // Only found entries are cached, so the manifests and blob links that
   // the copy added have no stale entries; the moved tag may have one.
-  if (result.copied) invalidate(tag_key(target, tag));
+  if (result.copied) changed({.scope = Invalidation::Scope::kTag, .name = target, .tag = tag});
   return result;
 }
 
 bool CachedStore::delete_manifest(const std::string& repository, const core::Digest& digest) {
   bool deleted = inner_.delete_manifest(repository, digest);
-  // Every tag that pointed at it went too; which ones is not known here.
-  invalidate(manifest_key(repository, digest), /*all_tags=*/true);
+  // Every tag of the repository that pointed at it went too; which ones
+  // is not known here.
+  changed({.scope = Invalidation::Scope::kRepository, .name = repository});
   return deleted;
 }
 
@@ -175,26 +213,26 @@ TrashOutcome CachedStore::trash_manifest(const std::string& repository, const co
   TrashOutcome outcome = inner_.trash_manifest(repository, digest, now);
   // Children of an index may have gone with it, so every manifest entry of
   // the repository is suspect, not only this one.
-  if (outcome.result == TrashResult::kTrashed) invalidate_repositories(repository + "\n");
+  if (outcome.result == TrashResult::kTrashed) changed({.scope = Invalidation::Scope::kRepository, .name = repository});
   return outcome;
 }
 
 bool CachedStore::collect_blob(const core::Digest& digest, std::int64_t touched_before,
                                const std::function<void()>& remove_data) {
   bool collected = inner_.collect_blob(digest, touched_before, remove_data);
-  if (collected) invalidate_blob(digest);
+  if (collected) changed({.scope = Invalidation::Scope::kBlob, .name = digest.str()});
   return collected;
 }
 
 bool CachedStore::delete_tag(const std::string& repository, const std::string& tag) {
   bool deleted = inner_.delete_tag(repository, tag);
-  invalidate(tag_key(repository, tag));
+  changed({.scope = Invalidation::Scope::kTag, .name = repository, .tag = tag});
   return deleted;
 }
 
 CreateNamespaceResult CachedStore::create_namespace(const NamespaceRecord& ns, std::size_t max_per_account) {
   CreateNamespaceResult result = inner_.create_namespace(ns, max_per_account);
-  if (result == CreateNamespaceResult::kCreated) invalidate_repositories(ns.name + "/");
+  if (result == CreateNamespaceResult::kCreated) changed({.scope = Invalidation::Scope::kNamespace, .name = ns.name});
   return result;
 }
 
@@ -202,7 +240,7 @@ bool CachedStore::delete_namespace(const std::string& name) {
   bool deleted = inner_.delete_namespace(name);
   // The manifests, tags and blob links of every repository in the namespace
   // were deleted.
-  invalidate_repositories(name + "/");
+  changed({.scope = Invalidation::Scope::kNamespace, .name = name});
   return deleted;
 }
 

@@ -1,11 +1,14 @@
 // A MetadataStore decorator that keeps recently read manifests, tag
 // lookups and blob links in memory, so the hot pulls of a popular image
 // skip the database. Only found entries are cached; every write through
-// this store drops the entries it may change. Writes that bypass it, such as
-// berthd admin jobs in another process on the same database, are seen once
-// the entries they affect reach their maximum age.
+// this store drops the entries it may change, and with a publisher sends
+// the same invalidation to the other nodes on the database, whose stores
+// receive it as an InvalidationSink. Writes that bypass every cache, such
+// as berthd admin jobs in another process on a SQLite database, are seen
+// once the entries they affect reach their maximum age.
 #pragma once
 
+#include "metadata/cache_invalidation.h"
 #include "metadata/metadata_store.h"
 
 #include <chrono>
@@ -19,13 +22,20 @@
 
 namespace berth::metadata {
 
-class CachedStore final : public MetadataStore {
+class CachedStore final : public MetadataStore, public InvalidationSink {
  public:
   // Wraps and owns `inner`. `max_bytes` bounds the manifest bytes held
   // (each entry also counts a fixed overhead); an entry older than
-  // `max_age` is read again.
+  // `max_age` is read again. `publisher`, if set, receives what each write
+  // invalidated, after the write returned.
   CachedStore(std::unique_ptr<MetadataStore> inner, std::size_t max_bytes,
-              std::chrono::steady_clock::duration max_age = std::chrono::seconds(5));
+              std::chrono::steady_clock::duration max_age = std::chrono::seconds(5),
+              std::shared_ptr<InvalidationPublisher> publisher = nullptr);
+
+  // InvalidationSink: invalidations from other nodes. Safe to call from
+  // any thread.
+  void apply(const Invalidation& invalidation) override;
+  void set_receiving(bool receiving) override;
 
   bool repository_exists(const std::string& repository) override { return inner_.repository_exists(repository); }
   NamePage list_repositories(const std::string& after, std::size_t limit) override {
@@ -260,18 +270,21 @@ class CachedStore final : public MetadataStore {
     std::chrono::steady_clock::time_point stored_at;
   };
 
-  // Looks up `key`; returns nullopt on a miss. Moves a hit to the front.
+  // Looks up `key`; returns nullopt on a miss, and while not receiving.
+  // Moves a hit to the front.
   std::optional<Value> lookup(const std::string& key);
   // Stores `value` unless a write happened since `generation` was read.
   void insert(const std::string& key, Value value, std::size_t cost, std::uint64_t generation);
-  // Drops `key` (or, when `key` is empty, every tag entry) and makes
-  // lookups that started before this call unable to insert.
-  void invalidate(const std::string& key, bool all_tags = false);
-  // Drops every entry of every repository whose name starts with `prefix`
-  // and makes lookups that started before this call unable to insert.
+  // Drops what a write through this store invalidated, then sends it to
+  // the other nodes.
+  void changed(const Invalidation& invalidation);
+  // Each drops the entries named and makes lookups that started before
+  // the call unable to insert. invalidate() drops `key`.
+  void invalidate(const std::string& key);
+  // Drops every entry of every repository whose name starts with `prefix`.
   void invalidate_repositories(const std::string& prefix);
   // Drops the cached links of `digest` in every repository.
-  void invalidate_blob(const core::Digest& digest);
+  void invalidate_blob(const std::string& digest);
   std::uint64_t generation();
   void evict_locked();
 
@@ -279,9 +292,11 @@ class CachedStore final : public MetadataStore {
   MetadataStore& inner_;
   std::size_t max_bytes_;
   std::chrono::steady_clock::duration max_age_;
+  std::shared_ptr<InvalidationPublisher> publisher_;
 
   std::mutex mutex_;
   std::uint64_t generation_ = 0;
+  bool receiving_ = true;
   std::size_t bytes_ = 0;
   std::list<Entry> entries_;  // most recently used first
   std::unordered_map<std::string, std::list<Entry>::iterator> index_;
