@@ -13,7 +13,6 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
 #include <iostream>
 
 #ifndef BERTH_VERSION
@@ -73,6 +72,11 @@ int main(int argc, char** argv) {
   namespace_add->add_option("--account", request.account, "account name")->required();
   namespace_add->add_flag("--public", request.is_public, "let anyone pull from it without credentials");
 
+  auto* migrate = admin->add_subcommand(
+      "migrate", "create or upgrade the PostgreSQL schema that metadata.postgres.* names, and print its version");
+  migrate->footer("Run it with the new berthd before starting nodes of a new version; with metadata.postgres.migrate "
+                  "false, nodes refuse to start on an older schema.");
+
   bool dry_run = false;
   auto* gc = admin->add_subcommand("gc", "remove unreferenced blobs now (safe while berthd runs)");
   gc->add_flag("--dry-run", dry_run, "list what would be removed and remove nothing");
@@ -106,14 +110,16 @@ int main(int argc, char** argv) {
 
   try {
     if (verify->parsed()) return server::verify_store(config, deep, std::cout);
+    if (migrate->parsed()) return server::admin_migrate(config, std::cout);
     bool job_command =
         gc->parsed() || job_run->parsed() || jobs_list->parsed() || va_import->parsed() || va_index->parsed();
-    if (job_command && !std::filesystem::exists(std::filesystem::path(config.data_dir) / "berth.db")) {
+    if (job_command) {
       // Opening the stores would create an empty one, and its jobs would
-      // find nothing to do; a mistyped path must fail instead.
-      std::cerr << "berthd: " << config.data_dir << " is not a Berth data directory (it has no berth.db); pass the "
-                << "one berthd uses with --data DIR\n";
-      return 2;
+      // find nothing to do; a mistyped path or schema must fail instead.
+      if (auto missing = server::missing_store(config)) {
+        std::cerr << "berthd: " << *missing << "\n";
+        return 2;
+      }
     }
     if (admin->parsed()) {
       server::Stores stores = server::open_stores(config);

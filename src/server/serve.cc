@@ -7,6 +7,7 @@
 #include "api/token_endpoint.h"
 #include "auth/access_control.h"
 #include "auth/tokens.h"
+#include "core/error.h"
 #include "core/logging.h"
 #include "http/server.h"
 #include "server/jobs.h"
@@ -58,6 +59,19 @@ std::string default_domain(const std::string& listening) {
   return listening;
 }
 
+// Creates the first account on a new store. Nodes that start together on
+// one PostgreSQL database race for it; the ones that lose find the account
+// that the winner created.
+std::optional<std::string> bootstrap(const Config& config, metadata::MetadataStore& store) {
+  try {
+    return bootstrap_default_account(store, config.data_dir);
+  } catch (const core::Error& error) {
+    if (error.code() != core::ErrorCode::kConflict || store.list_accounts().empty()) throw;
+    spdlog::info("bootstrap_skipped reason=another_node_created_the_first_account");
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 int serve(const Config& config) {
@@ -78,7 +92,12 @@ int serve(const Config& config) {
                              .page_max_entries = static_cast<std::size_t>(config.page_max_entries),
                              .chunk_min_length = static_cast<std::uint64_t>(config.chunk_min_length)};
   std::optional<std::string> initial_key;
-  if (config.auth_bootstrap) initial_key = bootstrap_default_account(*stores.metadata, config.data_dir);
+  if (config.auth_bootstrap) initial_key = bootstrap(config, *stores.metadata);
+  if (config.metadata_backend == "postgres" && config.auth_signing_key.empty()) {
+    spdlog::warn("token_key_node_local path={} reason=auth.signing_key_not_set: other nodes on this database reject "
+                 "the tokens this node signs; give every node the same auth.signing_key",
+                 core::log_value((std::filesystem::path(config.data_dir) / "keys" / "token-signing.pem").string()));
+  }
 
   auth::TokenService tokens(load_token_keys(config),
                             auth::TokenSettings{.issuer = config.auth_issuer,
@@ -125,7 +144,8 @@ int serve(const Config& config) {
 
   std::string scheme = config.tls_certificate.empty() ? "http" : "https";
   std::string data_dir = std::filesystem::absolute(config.data_dir).lexically_normal().string();
-  spdlog::info("berthd_started listen={}://{} data_dir={}", scheme, server.local_address(), core::log_value(data_dir));
+  spdlog::info("berthd_started listen={}://{} data_dir={} metadata={} storage={}", scheme, server.local_address(),
+               core::log_value(data_dir), config.metadata_backend, config.storage_backend);
   if (initial_key) {
     std::filesystem::path key_file = std::filesystem::path(data_dir) / "initial-apikey";
     std::printf(
