@@ -64,7 +64,7 @@ UploadRecord UploadSessions::create(const std::string& repository, core::DigestA
                        .created_at = now,
                        .updated_at = now};
   // Data first: a session row never points at data that does not exist.
-  blobs_.create_upload(session.id);
+  session.driver_state = blobs_.create_upload(session.id);
   try {
     metadata_.create_upload(session);
   } catch (...) {
@@ -81,9 +81,9 @@ UploadRecord UploadSessions::find(const std::string& repository, const std::stri
   return *session;
 }
 
-core::Hasher UploadSessions::rehash(const std::string& id, core::DigestAlgorithm algorithm, std::uint64_t* size) {
-  auto reader = blobs_.open_upload(id);
-  if (!reader) throw unknown_upload(id);
+core::Hasher UploadSessions::rehash(const UploadRecord& session, core::DigestAlgorithm algorithm, std::uint64_t* size) {
+  auto reader = blobs_.open_upload(session.id, session.driver_state);
+  if (!reader) throw unknown_upload(session.id);
   core::Hasher hasher(algorithm);
   auto& buffer = upload_buffer();
   std::uint64_t offset = 0;
@@ -112,12 +112,13 @@ std::uint64_t UploadSessions::stream(const BodySource& body, storage::UploadWrit
 std::uint64_t UploadSessions::upload_whole(const std::string& repository, const core::Digest& digest,
                                            const BodySource& body) {
   std::string id = core::random_uuid();
-  blobs_.create_upload(id);
+  std::string state = blobs_.create_upload(id);
   try {
-    auto writer = blobs_.append_upload(id, 0);
+    auto writer = blobs_.append_upload(id, state, 0);
     if (!writer) throw core::InternalError("upload data " + id + " vanished while it was written");
     core::Hasher hasher(digest.algorithm());
     std::uint64_t size = stream(body, *writer, hasher);
+    state = writer->finish();
     writer.reset();
     core::Digest actual = hasher.digest();
     if (actual != digest) {
@@ -131,7 +132,7 @@ std::uint64_t UploadSessions::upload_whole(const std::string& repository, const 
     // the data again inside its transaction, because steps slower than the
     // grace period can still lose it.
     metadata_.touch_blob(digest, size, core::unix_now());
-    blobs_.commit_upload(id, digest);
+    blobs_.commit_upload(id, state, digest);
     if (!metadata_.link_blob_with_data(repository, digest, size, "", [&] { return blobs_.stat(digest).has_value(); })) {
       spdlog::warn("upload_data_collected repository={} digest={}", repository, digest.str());
       throw collected_during_upload(digest);
@@ -151,18 +152,18 @@ UploadRecord UploadSessions::append(const UploadRecord& session, const BodySourc
                                     std::optional<std::uint64_t> expected_length, bool record) {
   UploadRecord current = session;
   auto hasher = core::Hasher::restore_state(current.algorithm, current.hash_state);
-  auto writer = blobs_.append_upload(current.id, current.received_bytes);
+  auto writer = blobs_.append_upload(current.id, current.driver_state, current.received_bytes);
 
   if (!hasher || !writer) {
     // The stored data is shorter than the recorded offset (lost in a power
     // failure) or the hash state is unusable: rebuild both from the data.
-    if (!blobs_.upload_size(current.id)) {
+    if (!blobs_.upload_size(current.id, current.driver_state)) {
       metadata_.delete_upload(current.id);
       throw Error(ErrorCode::kBlobUploadUnknown, "the data of upload " + current.id + " is lost; start a new upload",
                   {{"uuid", current.id}});
     }
     std::uint64_t size = 0;
-    core::Hasher rebuilt = rehash(current.id, current.algorithm, &size);
+    core::Hasher rebuilt = rehash(current, current.algorithm, &size);
     spdlog::warn("upload_state_rebuilt upload={} recorded_bytes={} stored_bytes={}", current.id, current.received_bytes, size);
     if (!metadata_.update_upload(current.id, current.received_bytes, size, rebuilt.save_state(), current.driver_state)) {
       throw unknown_upload(current.id);
@@ -170,18 +171,20 @@ UploadRecord UploadSessions::append(const UploadRecord& session, const BodySourc
     current.received_bytes = size;
     current.hash_state = rebuilt.save_state();
     hasher = std::move(rebuilt);
-    writer = blobs_.append_upload(current.id, size);
+    writer = blobs_.append_upload(current.id, current.driver_state, size);
     if (!writer) throw unknown_upload(current.id);
   }
 
   std::uint64_t appended = 0;
-  auto record_progress = [&] {
+  // `driver_state` comes from writer->finish(), which has stored the bytes.
+  auto record_progress = [&](const std::string& driver_state) {
     std::uint64_t received = current.received_bytes + appended;
-    if (!metadata_.update_upload(current.id, current.received_bytes, received, hasher->save_state(), current.driver_state)) {
+    if (!metadata_.update_upload(current.id, current.received_bytes, received, hasher->save_state(), driver_state)) {
       throw unknown_upload(current.id);
     }
     current.received_bytes = received;
     current.hash_state = hasher->save_state();
+    current.driver_state = driver_state;
   };
 
   // Counts bytes as they pass, so a broken-off body still records them.
@@ -199,7 +202,7 @@ UploadRecord UploadSessions::append(const UploadRecord& session, const BodySourc
     // upload's status and continue from there.
     if (appended > 0) {
       try {
-        record_progress();
+        record_progress(writer->finish());
       } catch (const std::exception& error) {
         spdlog::error("upload_progress_lost upload={} error={}", current.id, error.what());
       }
@@ -208,16 +211,19 @@ UploadRecord UploadSessions::append(const UploadRecord& session, const BodySourc
   }
 
   if (expected_length && appended != *expected_length) {
-    // Not recorded, so the next append truncates these bytes away.
+    // Neither finished nor recorded, so the next append truncates these
+    // bytes away.
     throw Error(ErrorCode::kSizeInvalid,
                 "the chunk has " + std::to_string(appended) + " bytes but its Content-Range announces " +
                     std::to_string(*expected_length));
   }
+  std::string driver_state = writer->finish();
   if (appended > 0 && record) {
-    record_progress();
+    record_progress(driver_state);
   } else {
     current.received_bytes += appended;
     current.hash_state = hasher->save_state();
+    current.driver_state = driver_state;
   }
   return current;
 }
@@ -229,7 +235,7 @@ std::uint64_t UploadSessions::finish(const UploadRecord& session, const std::vec
   for (const auto& expected : digests) {
     core::Digest actual = (saved && expected.algorithm() == session.algorithm)
                               ? saved->digest()
-                              : rehash(session.id, expected.algorithm(), &size).digest();
+                              : rehash(session, expected.algorithm(), &size).digest();
     if (actual != expected) {
       cancel(session);
       throw Error(ErrorCode::kDigestInvalid,
@@ -241,7 +247,7 @@ std::uint64_t UploadSessions::finish(const UploadRecord& session, const std::vec
 
   const core::Digest& digest = digests.front();
   metadata_.touch_blob(digest, size, core::unix_now());
-  blobs_.commit_upload(session.id, digest);
+  blobs_.commit_upload(session.id, session.driver_state, digest);
   if (!metadata_.link_blob_with_data(session.repository, digest, size, session.id,
                                      [&] { return blobs_.stat(digest).has_value(); })) {
     spdlog::warn("upload_data_collected repository={} digest={} upload={}", session.repository, digest.str(),

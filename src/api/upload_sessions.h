@@ -1,7 +1,8 @@
-// Blob upload sessions: state in the metadata store (offset and hash
-// state), bytes in the blob store. Data is hashed as it arrives, in one
-// pass, and the hash state is saved with the offset after every request, so
-// a session continues after a restart without reading its bytes again.
+// Blob upload sessions: state in the metadata store (offset, hash state
+// and the blob store driver's state), bytes in the blob store. Data is
+// hashed as it arrives, in one pass, and the hash state is saved with the
+// offset after every request, so a session continues after a restart
+// without reading its bytes again.
 #pragma once
 
 #include "core/digest.h"
@@ -65,7 +66,7 @@ class UploadSessions {
 
   // Hashes the session's stored data from the start with `algorithm`
   // (used when the saved state is unusable or another algorithm is asked for).
-  core::Hasher rehash(const std::string& id, core::DigestAlgorithm algorithm, std::uint64_t* size);
+  core::Hasher rehash(const metadata::UploadRecord& session, core::DigestAlgorithm algorithm, std::uint64_t* size);
 
   metadata::MetadataStore& metadata_;
   storage::BlobStore& blobs_;

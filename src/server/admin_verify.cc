@@ -3,7 +3,6 @@
 #include "core/digest.h"
 #include "server/stores.h"
 
-#include <filesystem>
 #include <set>
 #include <vector>
 
@@ -25,11 +24,10 @@ core::Digest hash_blob(storage::BlobReader& reader, core::DigestAlgorithm algori
 }  // namespace
 
 int verify_store(const Config& config, bool deep, std::ostream& out) {
-  // Opening the stores would create an empty one; a mistyped path must fail.
-  std::filesystem::path database = std::filesystem::path(config.data_dir) / "berth.db";
-  if (!std::filesystem::exists(database)) {
-    out << "error: " << config.data_dir << " is not a Berth data directory (it has no berth.db); pass the one berthd "
-        << "uses with --data DIR\n";
+  // Opening the stores would create an empty one; a mistyped path or
+  // schema must fail.
+  if (auto missing = missing_store(config)) {
+    out << "error: " << *missing << "\n";
     return 1;
   }
   Stores stores = open_stores(config);
@@ -108,7 +106,7 @@ int verify_store(const Config& config, bool deep, std::ostream& out) {
   auto uploads = metadata.list_uploads();
   for (const auto& upload : uploads) {
     sessions.insert(upload.id);
-    auto size = blobs.upload_size(upload.id);
+    auto size = blobs.upload_size(upload.id, upload.driver_state);
     if (!size) {
       notice("upload session " + upload.id + " has no data; the client must start that upload again");
     } else if (*size < upload.received_bytes) {

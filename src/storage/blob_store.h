@@ -5,6 +5,15 @@
 // and the data of upload sessions, and moves an upload into place under its
 // digest once the caller has verified the digest.
 //
+// Driver state: a driver may keep facts about an upload's data that cannot
+// be found from the storage alone (the S3 driver records which objects
+// contain the bytes). It returns them as an opaque string from
+// create_upload() and UploadWriter::finish(). The caller records the string
+// with the upload session (UploadRecord::driver_state) and passes the
+// string it recorded last to every later call on that upload, from this or
+// any other node. A driver may delete data that only older states name.
+// The filesystem driver returns "" and ignores the string it gets.
+//
 // Every method is safe to call from many threads at once, except that one
 // upload id must not be written by two threads at the same time (callers
 // serialize per upload). Failures of the underlying storage throw
@@ -34,7 +43,8 @@ class BlobReader {
   virtual int native_fd() const { return -1; }
 };
 
-// Appends to an upload. Bytes are not durable until commit_upload().
+// Appends to an upload. A writer that is destroyed without finish() may
+// leave its bytes out of the upload (the S3 driver drops them).
 class UploadWriter {
  public:
   virtual ~UploadWriter() = default;
@@ -43,6 +53,11 @@ class UploadWriter {
   virtual void write(const char* data, std::size_t length) = 0;
   // Bytes in the upload, including those written through this writer.
   virtual std::uint64_t size() const = 0;
+  // Stores every byte written so far and returns the driver state that
+  // describes the upload's data now, to be recorded with size(). Call it
+  // once, after the last write(). The filesystem driver makes the bytes
+  // durable only in commit_upload(), which fsyncs them.
+  virtual std::string finish() = 0;
 };
 
 class BlobStore {
@@ -66,28 +81,34 @@ class BlobStore {
   // (admin verify, garbage collection), never on a request path.
   virtual std::vector<core::Digest> list() = 0;
 
-  // Creates empty data for upload `id`. Throws if it already exists.
-  virtual void create_upload(const std::string& id) = 0;
+  // Creates empty data for upload `id` and returns its driver state.
+  // Throws if the upload exists already.
+  virtual std::string create_upload(const std::string& id) = 0;
 
-  // Bytes stored for upload `id`, or nullopt if it has no data.
-  virtual std::optional<std::uint64_t> upload_size(const std::string& id) = 0;
+  // Bytes stored for upload `id` whose recorded driver state is `state`,
+  // or nullopt if it has no data.
+  virtual std::optional<std::uint64_t> upload_size(const std::string& id, const std::string& state) = 0;
 
   // Opens upload `id` for appending at `offset`. Bytes beyond `offset`
-  // (written before a crash but never acknowledged) are discarded. Returns
-  // nullptr if the upload has fewer than `offset` bytes or does not exist.
-  virtual std::unique_ptr<UploadWriter> append_upload(const std::string& id, std::uint64_t offset) = 0;
+  // (written before a crash but never acknowledged) are discarded: on the
+  // filesystem at once, in drivers with state once the state that finish()
+  // returns is recorded. Returns nullptr if the upload has fewer than
+  // `offset` bytes or does not exist.
+  virtual std::unique_ptr<UploadWriter> append_upload(const std::string& id, const std::string& state,
+                                                      std::uint64_t offset) = 0;
 
   // Opens the upload's data for reading (to hash it with another
   // algorithm); nullptr if the upload has no data.
-  virtual std::unique_ptr<BlobReader> open_upload(const std::string& id) = 0;
+  virtual std::unique_ptr<BlobReader> open_upload(const std::string& id, const std::string& state) = 0;
 
   // Makes the upload's data durable and moves it into place as `digest`,
   // atomically: readers see either no blob or the whole blob. If the blob
   // already exists the upload data is dropped and the existing blob kept.
   // The caller must have checked that the data hashes to `digest`.
-  virtual void commit_upload(const std::string& id, const core::Digest& digest) = 0;
+  virtual void commit_upload(const std::string& id, const std::string& state, const core::Digest& digest) = 0;
 
-  // Drops the upload's data; no effect if it has none.
+  // Drops the upload's data; no effect if it has none. Takes no driver
+  // state because it also removes data that no session records.
   virtual void delete_upload(const std::string& id) = 0;
 
   // When the upload's data was last written, in Unix seconds; nullopt if
@@ -96,6 +117,11 @@ class BlobStore {
 
   // Ids of every upload that has data (offline checks and purges only).
   virtual std::vector<std::string> list_uploads() = 0;
+
+  // A URL from which a client can GET the committed blob without
+  // credentials, or nullopt when the driver serves blobs itself (the
+  // default) or is configured to. Does not check that the blob exists.
+  virtual std::optional<std::string> presigned_url(const core::Digest& /*digest*/) { return std::nullopt; }
 };
 
 }  // namespace berth::storage

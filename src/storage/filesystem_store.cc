@@ -93,6 +93,7 @@ class FileWriter final : public UploadWriter {
   FileWriter(int fd, std::uint64_t size, fs::path path)
       : fd_(fd), size_(size), written_back_(size), path_(std::move(path)) {}
   std::uint64_t size() const override { return size_; }
+  std::string finish() override { return ""; }
 
   void write(const char* data, std::size_t length) override {
     while (length > 0) {
@@ -209,15 +210,16 @@ std::vector<core::Digest> FilesystemStore::list() {
   return out;
 }
 
-void FilesystemStore::create_upload(const std::string& id) {
+std::string FilesystemStore::create_upload(const std::string& id) {
   fs::path dir = upload_dir(id);
   if (::mkdir(dir.c_str(), 0755) != 0) fail("cannot create upload directory", dir);
   fs::path data = dir / "data";
   FileDescriptor fd(::open(data.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (fd.get() < 0) fail("cannot create", data);
+  return "";
 }
 
-std::optional<std::uint64_t> FilesystemStore::upload_size(const std::string& id) {
+std::optional<std::uint64_t> FilesystemStore::upload_size(const std::string& id, const std::string& /*state*/) {
   struct stat info {};
   fs::path data = upload_dir(id) / "data";
   if (::stat(data.c_str(), &info) != 0) {
@@ -227,7 +229,8 @@ std::optional<std::uint64_t> FilesystemStore::upload_size(const std::string& id)
   return static_cast<std::uint64_t>(info.st_size);
 }
 
-std::unique_ptr<UploadWriter> FilesystemStore::append_upload(const std::string& id, std::uint64_t offset) {
+std::unique_ptr<UploadWriter> FilesystemStore::append_upload(const std::string& id, const std::string& /*state*/,
+                                                             std::uint64_t offset) {
   fs::path data = upload_dir(id) / "data";
   int fd = ::open(data.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) {
@@ -243,9 +246,11 @@ std::unique_ptr<UploadWriter> FilesystemStore::append_upload(const std::string& 
   return writer;
 }
 
-std::unique_ptr<BlobReader> FilesystemStore::open_upload(const std::string& id) { return open_reader(upload_dir(id) / "data"); }
+std::unique_ptr<BlobReader> FilesystemStore::open_upload(const std::string& id, const std::string& /*state*/) {
+  return open_reader(upload_dir(id) / "data");
+}
 
-void FilesystemStore::commit_upload(const std::string& id, const core::Digest& digest) {
+void FilesystemStore::commit_upload(const std::string& id, const std::string& /*state*/, const core::Digest& digest) {
   fs::path dir = upload_dir(id);
   fs::path data = dir / "data";
   fs::path target = blob_path(digest);

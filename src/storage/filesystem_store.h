@@ -1,6 +1,8 @@
 // BlobStore on a local directory. Layout (see docs/storage.md):
 //   <root>/blobs/<algorithm>/<first two hex digits>/<hex>   committed blobs
 //   <root>/uploads/<id>/data                                upload data
+// Keeps no driver state: create_upload() and UploadWriter::finish() return
+// "", and the state arguments are ignored.
 #pragma once
 
 #include "storage/blob_store.h"
@@ -21,11 +23,12 @@ class FilesystemStore final : public BlobStore {
   std::optional<std::int64_t> modified_at(const core::Digest& digest) override;
   std::vector<core::Digest> list() override;
 
-  void create_upload(const std::string& id) override;
-  std::optional<std::uint64_t> upload_size(const std::string& id) override;
-  std::unique_ptr<UploadWriter> append_upload(const std::string& id, std::uint64_t offset) override;
-  std::unique_ptr<BlobReader> open_upload(const std::string& id) override;
-  void commit_upload(const std::string& id, const core::Digest& digest) override;
+  std::string create_upload(const std::string& id) override;
+  std::optional<std::uint64_t> upload_size(const std::string& id, const std::string& state) override;
+  std::unique_ptr<UploadWriter> append_upload(const std::string& id, const std::string& state,
+                                              std::uint64_t offset) override;
+  std::unique_ptr<BlobReader> open_upload(const std::string& id, const std::string& state) override;
+  void commit_upload(const std::string& id, const std::string& state, const core::Digest& digest) override;
   void delete_upload(const std::string& id) override;
   std::optional<std::int64_t> upload_modified_at(const std::string& id) override;
   std::vector<std::string> list_uploads() override;

@@ -70,24 +70,35 @@ std::string read_all(BlobReader& reader) {
   return out;
 }
 
-// Creates upload `id` and writes `data` into it from offset 0.
-void write_new_upload(BlobStore& store, const std::string& id, std::string_view data) {
-  store.create_upload(id);
-  auto writer = store.append_upload(id, 0);
+// Creates upload `id`, writes `data` into it from offset 0 and returns the
+// driver state that the writer's finish() returned.
+std::string write_new_upload(BlobStore& store, const std::string& id, std::string_view data) {
+  std::string state = store.create_upload(id);
+  auto writer = store.append_upload(id, state, 0);
   if (writer == nullptr) throw std::logic_error("append_upload(" + id + ", 0) returned nullptr after create_upload");
   writer->write(data.data(), data.size());
+  return writer->finish();
+}
+
+// Appends `data` at `offset` and returns the new driver state.
+std::string append_bytes(BlobStore& store, const std::string& id, const std::string& state, std::uint64_t offset,
+                         std::string_view data) {
+  auto writer = store.append_upload(id, state, offset);
+  if (writer == nullptr) throw std::logic_error("append_upload(" + id + ", " + std::to_string(offset) + ") returned nullptr");
+  writer->write(data.data(), data.size());
+  return writer->finish();
 }
 
 // Uploads `data` through upload `id` and commits it under its SHA-256 digest.
 core::Digest commit_blob(BlobStore& store, const std::string& id, std::string_view data) {
-  write_new_upload(store, id, data);
+  std::string state = write_new_upload(store, id, data);
   core::Digest digest = sha256_of(data);
-  store.commit_upload(id, digest);
+  store.commit_upload(id, state, digest);
   return digest;
 }
 
-std::string upload_content(BlobStore& store, const std::string& id) {
-  auto reader = store.open_upload(id);
+std::string upload_content(BlobStore& store, const std::string& id, const std::string& state) {
+  auto reader = store.open_upload(id, state);
   if (reader == nullptr) throw std::logic_error("open_upload(" + id + ") returned nullptr");
   return read_all(*reader);
 }
@@ -130,11 +141,12 @@ TEST_P(BlobStoreContract, CommitMakesBlobReadable) {
 }
 
 TEST_P(BlobStoreContract, CommitDropsUpload) {
-  commit_blob(store(), "upload-1", "payload");
+  std::string state = write_new_upload(store(), "upload-1", "payload");
+  store().commit_upload("upload-1", state, sha256_of("payload"));
 
-  EXPECT_EQ(store().upload_size("upload-1"), std::nullopt);
-  EXPECT_EQ(store().open_upload("upload-1"), nullptr);
-  EXPECT_EQ(store().append_upload("upload-1", 0), nullptr);
+  EXPECT_EQ(store().upload_size("upload-1", state), std::nullopt);
+  EXPECT_EQ(store().open_upload("upload-1", state), nullptr);
+  EXPECT_EQ(store().append_upload("upload-1", state, 0), nullptr);
   EXPECT_TRUE(store().list_uploads().empty());
 }
 
@@ -144,14 +156,14 @@ TEST_P(BlobStoreContract, CommitExistingDigestKeepsOneBlob) {
   auto early_reader = store().open(digest);
   ASSERT_NE(early_reader, nullptr);
 
-  write_new_upload(store(), "upload-2", data);
-  store().commit_upload("upload-2", digest);
+  std::string state = write_new_upload(store(), "upload-2", data);
+  store().commit_upload("upload-2", state, digest);
 
   EXPECT_THAT(store().list(), ElementsAre(digest));
   EXPECT_EQ(store().stat(digest), data.size());
   EXPECT_EQ(blob_content(store(), digest), data);
   EXPECT_EQ(read_all(*early_reader), data);
-  EXPECT_EQ(store().upload_size("upload-2"), std::nullopt);
+  EXPECT_EQ(store().upload_size("upload-2", state), std::nullopt);
   EXPECT_TRUE(store().list_uploads().empty());
 }
 
@@ -174,20 +186,20 @@ TEST_P(BlobStoreContract, ListReturnsEveryBlob) {
   core::Digest third = commit_blob(store(), "upload-3", "third");
 
   std::string sha512_data = "hashed with sha512";
-  write_new_upload(store(), "upload-4", sha512_data);
+  std::string state = write_new_upload(store(), "upload-4", sha512_data);
   core::Digest sha512 = core::digest_of(core::DigestAlgorithm::kSha512, sha512_data);
-  store().commit_upload("upload-4", sha512);
+  store().commit_upload("upload-4", state, sha512);
 
   EXPECT_THAT(store().list(), UnorderedElementsAre(first, second, third, sha512));
   EXPECT_EQ(blob_content(store(), sha512), sha512_data);
 }
 
 TEST_P(BlobStoreContract, ZeroLengthBlob) {
-  store().create_upload("empty");
-  EXPECT_EQ(store().upload_size("empty"), 0u);
+  std::string state = store().create_upload("empty");
+  EXPECT_EQ(store().upload_size("empty", state), 0u);
 
   core::Digest digest = sha256_of("");
-  store().commit_upload("empty", digest);
+  store().commit_upload("empty", state, digest);
 
   ASSERT_EQ(store().stat(digest), 0u);
   auto reader = store().open(digest);
@@ -199,14 +211,16 @@ TEST_P(BlobStoreContract, ZeroLengthBlob) {
 }
 
 TEST_P(BlobStoreContract, ZeroLengthWrite) {
-  store().create_upload("upload-1");
-  auto writer = store().append_upload("upload-1", 0);
+  std::string state = store().create_upload("upload-1");
+  auto writer = store().append_upload("upload-1", state, 0);
   ASSERT_NE(writer, nullptr);
 
   writer->write("", 0);
+  state = writer->finish();
 
   EXPECT_EQ(writer->size(), 0u);
-  EXPECT_EQ(store().upload_size("upload-1"), 0u);
+  EXPECT_EQ(store().upload_size("upload-1", state), 0u);
+  EXPECT_EQ(upload_content(store(), "upload-1", state), "");
 }
 
 TEST_P(BlobStoreContract, LargeBlobInSeveralAppends) {
@@ -215,20 +229,22 @@ TEST_P(BlobStoreContract, LargeBlobInSeveralAppends) {
   std::string data = pattern_bytes(5 * 1024 * 1024 + 123, 7);
   const std::vector<std::size_t> borders = {0, 1024 * 1024 + 1, 3 * 1024 * 1024 - 17, 4 * 1024 * 1024 + 4095,
                                             data.size()};
-  store().create_upload("large");
+  std::string state = store().create_upload("large");
   for (std::size_t part = 0; part + 1 < borders.size(); ++part) {
-    auto writer = store().append_upload("large", borders[part]);
+    auto writer = store().append_upload("large", state, borders[part]);
     ASSERT_NE(writer, nullptr) << "append at " << borders[part];
     for (std::size_t at = borders[part]; at < borders[part + 1]; at += 100000) {
       std::size_t length = std::min<std::size_t>(100000, borders[part + 1] - at);
       writer->write(data.data() + at, length);
     }
     EXPECT_EQ(writer->size(), borders[part + 1]);
+    state = writer->finish();
   }
-  ASSERT_EQ(store().upload_size("large"), data.size());
+  ASSERT_EQ(store().upload_size("large", state), data.size());
+  EXPECT_TRUE(upload_content(store(), "large", state) == data) << "open_upload returned other bytes";
 
   core::Digest digest = sha256_of(data);
-  store().commit_upload("large", digest);
+  store().commit_upload("large", state, digest);
 
   ASSERT_EQ(store().stat(digest), data.size());
   std::string stored = blob_content(store(), digest);
@@ -250,9 +266,9 @@ TEST_P(BlobStoreContract, ConcurrentCommitsOfSameDigest) {
     threads.emplace_back([&, i] {
       try {
         std::string id = "concurrent-" + std::to_string(i);
-        write_new_upload(store(), id, data);
+        std::string state = write_new_upload(store(), id, data);
         ready.arrive_and_wait();
-        store().commit_upload(id, digest);
+        store().commit_upload(id, state, digest);
       } catch (const std::exception& error) {
         std::lock_guard<std::mutex> lock(failures_mutex);
         failures.push_back(error.what());
@@ -349,99 +365,133 @@ TEST_P(BlobStoreContract, NativeFdSupportsPread) {
 // --- Uploads ------------------------------------------------------------
 
 TEST_P(BlobStoreContract, CreateUploadStartsEmpty) {
-  store().create_upload("upload-1");
+  std::string state = store().create_upload("upload-1");
 
-  EXPECT_EQ(store().upload_size("upload-1"), 0u);
-  auto reader = store().open_upload("upload-1");
+  EXPECT_EQ(store().upload_size("upload-1", state), 0u);
+  auto reader = store().open_upload("upload-1", state);
   ASSERT_NE(reader, nullptr);
   EXPECT_EQ(reader->size(), 0u);
   EXPECT_THAT(store().list_uploads(), ElementsAre("upload-1"));
 }
 
 TEST_P(BlobStoreContract, CreateUploadTwiceThrows) {
-  write_new_upload(store(), "upload-1", "first bytes");
+  std::string state = write_new_upload(store(), "upload-1", "first bytes");
 
   EXPECT_ANY_THROW(store().create_upload("upload-1"));
-  EXPECT_EQ(upload_content(store(), "upload-1"), "first bytes");
+  EXPECT_EQ(upload_content(store(), "upload-1", state), "first bytes");
 }
 
 TEST_P(BlobStoreContract, UploadSizeOfUnknownUpload) {
-  EXPECT_EQ(store().upload_size("never-created"), std::nullopt);
+  EXPECT_EQ(store().upload_size("never-created", ""), std::nullopt);
 }
 
 TEST_P(BlobStoreContract, AppendWritesBytes) {
-  store().create_upload("upload-1");
-  auto writer = store().append_upload("upload-1", 0);
+  std::string state = store().create_upload("upload-1");
+  auto writer = store().append_upload("upload-1", state, 0);
   ASSERT_NE(writer, nullptr);
 
   writer->write("hello", 5);
+  state = writer->finish();
 
   EXPECT_EQ(writer->size(), 5u);
-  EXPECT_EQ(store().upload_size("upload-1"), 5u);
-  EXPECT_EQ(upload_content(store(), "upload-1"), "hello");
+  EXPECT_EQ(store().upload_size("upload-1", state), 5u);
+  EXPECT_EQ(upload_content(store(), "upload-1", state), "hello");
 }
 
 TEST_P(BlobStoreContract, AppendContinuesAtOffset) {
-  write_new_upload(store(), "upload-1", "hello");
-  auto writer = store().append_upload("upload-1", 5);
+  std::string state = write_new_upload(store(), "upload-1", "hello");
+  auto writer = store().append_upload("upload-1", state, 5);
   ASSERT_NE(writer, nullptr);
   EXPECT_EQ(writer->size(), 5u);
 
   writer->write(" world", 6);
+  state = writer->finish();
 
   EXPECT_EQ(writer->size(), 11u);
-  EXPECT_EQ(store().upload_size("upload-1"), 11u);
-  EXPECT_EQ(upload_content(store(), "upload-1"), "hello world");
+  EXPECT_EQ(store().upload_size("upload-1", state), 11u);
+  EXPECT_EQ(upload_content(store(), "upload-1", state), "hello world");
+}
+
+TEST_P(BlobStoreContract, AppendWithoutWritesKeepsData) {
+  std::string state = write_new_upload(store(), "upload-1", "hello");
+  auto writer = store().append_upload("upload-1", state, 5);
+  ASSERT_NE(writer, nullptr);
+
+  state = writer->finish();
+
+  EXPECT_EQ(store().upload_size("upload-1", state), 5u);
+  EXPECT_EQ(upload_content(store(), "upload-1", state), "hello");
 }
 
 TEST_P(BlobStoreContract, AppendDiscardsBytesBeyondOffset) {
-  write_new_upload(store(), "upload-1", "hello world");
-  auto writer = store().append_upload("upload-1", 5);
+  std::string state = write_new_upload(store(), "upload-1", "hello world");
+  auto writer = store().append_upload("upload-1", state, 5);
   ASSERT_NE(writer, nullptr);
   EXPECT_EQ(writer->size(), 5u);
 
   writer->write("!!", 2);
+  state = writer->finish();
 
   EXPECT_EQ(writer->size(), 7u);
-  EXPECT_EQ(store().upload_size("upload-1"), 7u);
-  EXPECT_EQ(upload_content(store(), "upload-1"), "hello!!");
+  EXPECT_EQ(store().upload_size("upload-1", state), 7u);
+  EXPECT_EQ(upload_content(store(), "upload-1", state), "hello!!");
 }
 
 TEST_P(BlobStoreContract, AppendAtZeroRestarts) {
-  write_new_upload(store(), "upload-1", "stale bytes");
-  auto writer = store().append_upload("upload-1", 0);
+  std::string state = write_new_upload(store(), "upload-1", "stale bytes");
+  auto writer = store().append_upload("upload-1", state, 0);
   ASSERT_NE(writer, nullptr);
 
   writer->write("new", 3);
+  state = writer->finish();
 
-  EXPECT_EQ(store().upload_size("upload-1"), 3u);
-  EXPECT_EQ(upload_content(store(), "upload-1"), "new");
+  EXPECT_EQ(store().upload_size("upload-1", state), 3u);
+  EXPECT_EQ(upload_content(store(), "upload-1", state), "new");
+}
+
+TEST_P(BlobStoreContract, AppendTruncatesInsideLargeAppend) {
+  // The cut falls inside bytes that one earlier writer wrote, past the
+  // first 5 MiB, so a driver that keeps large appends in another form
+  // than small ones has to take the cut apart.
+  std::string data = pattern_bytes(6 * 1024 * 1024 + 99, 11);
+  std::string state = write_new_upload(store(), "upload-1", data);
+  const std::uint64_t cut = 5 * 1024 * 1024 + 4321;
+  std::string fresh = pattern_bytes(70000, 12);
+
+  state = append_bytes(store(), "upload-1", state, cut, fresh);
+
+  std::string expected = data.substr(0, cut) + fresh;
+  ASSERT_EQ(store().upload_size("upload-1", state), expected.size());
+  EXPECT_TRUE(upload_content(store(), "upload-1", state) == expected) << "open_upload returned other bytes";
+  core::Digest digest = sha256_of(expected);
+  store().commit_upload("upload-1", state, digest);
+  EXPECT_TRUE(blob_content(store(), digest) == expected) << "the committed blob differs";
 }
 
 TEST_P(BlobStoreContract, AppendPastEndReturnsNull) {
-  write_new_upload(store(), "upload-1", "hello");
+  std::string state = write_new_upload(store(), "upload-1", "hello");
 
-  EXPECT_EQ(store().append_upload("upload-1", 6), nullptr);
-  EXPECT_EQ(store().upload_size("upload-1"), 5u);
-  EXPECT_EQ(upload_content(store(), "upload-1"), "hello");
+  EXPECT_EQ(store().append_upload("upload-1", state, 6), nullptr);
+  EXPECT_EQ(store().upload_size("upload-1", state), 5u);
+  EXPECT_EQ(upload_content(store(), "upload-1", state), "hello");
 }
 
 TEST_P(BlobStoreContract, AppendUnknownUploadReturnsNull) {
-  EXPECT_EQ(store().append_upload("never-created", 0), nullptr);
+  EXPECT_EQ(store().append_upload("never-created", "", 0), nullptr);
   EXPECT_TRUE(store().list_uploads().empty());
 }
 
 TEST_P(BlobStoreContract, OpenUnknownUploadReturnsNull) {
   // blob_store.h does not state this, but UploadSessions::rehash treats
   // nullptr from open_upload as an unknown upload.
-  EXPECT_EQ(store().open_upload("never-created"), nullptr);
+  EXPECT_EQ(store().open_upload("never-created", ""), nullptr);
 }
 
 TEST_P(BlobStoreContract, OpenUploadReadsData) {
   std::string data = pattern_bytes(3000, 5);
-  write_new_upload(store(), "upload-1", data);
+  std::string state = write_new_upload(store(), "upload-1", data);
 
-  auto reader = store().open_upload("upload-1");
+  auto reader = store().open_upload("upload-1", state);
 
   ASSERT_NE(reader, nullptr);
   EXPECT_EQ(reader->size(), data.size());
@@ -450,16 +500,16 @@ TEST_P(BlobStoreContract, OpenUploadReadsData) {
 }
 
 TEST_P(BlobStoreContract, DeleteUploadDropsData) {
-  write_new_upload(store(), "upload-1", "bytes");
-  write_new_upload(store(), "upload-2", "other");
+  std::string first = write_new_upload(store(), "upload-1", "bytes");
+  std::string second = write_new_upload(store(), "upload-2", "other");
 
   store().delete_upload("upload-1");
 
-  EXPECT_EQ(store().upload_size("upload-1"), std::nullopt);
-  EXPECT_EQ(store().open_upload("upload-1"), nullptr);
-  EXPECT_EQ(store().append_upload("upload-1", 0), nullptr);
+  EXPECT_EQ(store().upload_size("upload-1", first), std::nullopt);
+  EXPECT_EQ(store().open_upload("upload-1", first), nullptr);
+  EXPECT_EQ(store().append_upload("upload-1", first, 0), nullptr);
   EXPECT_THAT(store().list_uploads(), ElementsAre("upload-2"));
-  EXPECT_EQ(upload_content(store(), "upload-2"), "other");
+  EXPECT_EQ(upload_content(store(), "upload-2", second), "other");
 }
 
 TEST_P(BlobStoreContract, DeleteUnknownUpload) {
@@ -471,9 +521,10 @@ TEST_P(BlobStoreContract, DeleteUploadAllowsNewUpload) {
   write_new_upload(store(), "upload-1", "old");
   store().delete_upload("upload-1");
 
-  store().create_upload("upload-1");
+  std::string state = store().create_upload("upload-1");
 
-  EXPECT_EQ(store().upload_size("upload-1"), 0u);
+  EXPECT_EQ(store().upload_size("upload-1", state), 0u);
+  EXPECT_EQ(upload_content(store(), "upload-1", state), "");
 }
 
 TEST_P(BlobStoreContract, ListUploadsReturnsEveryUpload) {
@@ -493,12 +544,51 @@ TEST_P(BlobStoreContract, UploadsAreNotBlobs) {
   EXPECT_TRUE(store().list().empty());
 }
 
+// --- Driver state across nodes --------------------------------------------
+
+TEST_P(BlobStoreContract, AnotherNodeContinuesUpload) {
+  std::unique_ptr<BlobStore> other = open_another_node();
+  std::string head = pattern_bytes(100000, 21);
+  std::string middle = pattern_bytes(5 * 1024 * 1024 + 3, 22);
+  std::string end = pattern_bytes(777, 23);
+
+  // Each node takes the next chunk from the state that the other returned.
+  std::string state = write_new_upload(store(), "upload-1", head);
+  state = append_bytes(*other, "upload-1", state, head.size(), middle);
+  EXPECT_EQ(store().upload_size("upload-1", state), head.size() + middle.size());
+  state = append_bytes(store(), "upload-1", state, head.size() + middle.size(), end);
+
+  std::string data = head + middle + end;
+  EXPECT_EQ(other->upload_size("upload-1", state), data.size());
+  EXPECT_TRUE(upload_content(*other, "upload-1", state) == data) << "the other node reads other bytes";
+  core::Digest digest = sha256_of(data);
+  other->commit_upload("upload-1", state, digest);
+
+  EXPECT_EQ(store().stat(digest), data.size());
+  EXPECT_TRUE(blob_content(store(), digest) == data) << "the blob differs from the bytes both nodes wrote";
+  EXPECT_TRUE(store().list_uploads().empty());
+}
+
+TEST_P(BlobStoreContract, AnotherNodeDeletesUpload) {
+  std::unique_ptr<BlobStore> other = open_another_node();
+  std::string state = write_new_upload(store(), "upload-1", "bytes");
+
+  other->delete_upload("upload-1");
+
+  EXPECT_EQ(store().upload_size("upload-1", state), std::nullopt);
+  EXPECT_EQ(store().append_upload("upload-1", state, 5), nullptr);
+  EXPECT_TRUE(store().list_uploads().empty());
+}
+
 // --- Drivers ------------------------------------------------------------
 
 class FilesystemInstance final : public BlobStoreInstance {
  public:
   FilesystemInstance() : store_(directory_.path() / "store") {}
   storage::BlobStore& store() override { return store_; }
+  std::unique_ptr<storage::BlobStore> open_another_node() override {
+    return std::make_unique<storage::FilesystemStore>(directory_.path() / "store");
+  }
 
  private:
   test_support::TempDirectory directory_;  // declared first, so removed last

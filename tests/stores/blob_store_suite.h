@@ -26,6 +26,9 @@ class BlobStoreInstance {
  public:
   virtual ~BlobStoreInstance() = default;
   virtual storage::BlobStore& store() = 0;
+  // Another store on the same storage, as a second registry node would
+  // open it. It must not outlive the instance.
+  virtual std::unique_ptr<storage::BlobStore> open_another_node() = 0;
 };
 
 struct BlobStoreFactory {
@@ -45,6 +48,7 @@ class BlobStoreContract : public ::testing::TestWithParam<BlobStoreFactory> {
   void TearDown() override { instance_.reset(); }
 
   storage::BlobStore& store() { return instance_->store(); }
+  std::unique_ptr<storage::BlobStore> open_another_node() { return instance_->open_another_node(); }
 
  private:
   std::unique_ptr<BlobStoreInstance> instance_;
