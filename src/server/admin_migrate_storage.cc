@@ -1107,7 +1107,7 @@ void copy_rows(SourceDatabase& source, PgConnection& target, const std::vector<T
     CopyIn copy(target, plan.name(), columns);
     source.rows(select, [&](const Row& row) { copy.add(row); });
     std::uint64_t rows = copy.finish();
-    progress << "migrate-storage: copied " << rows_text(rows) << " of " << plan.name() << std::endl;
+    if (rows > 0) progress << "migrate-storage: copied " << rows_text(rows) << " of " << plan.name() << std::endl;
   }
 
   // Identity columns continue after the highest copied id.
