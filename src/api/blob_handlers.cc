@@ -21,6 +21,21 @@ Error blob_unknown(const std::string& name, const core::Digest& digest) {
                {{"digest", digest.str()}});
 }
 
+// The bytes that a client fetches after a redirect: the range it asked
+// for, or the whole blob.
+std::uint64_t redirected_bytes(std::string_view range_header, std::uint64_t size) {
+  http::ByteRange range;
+  switch (http::parse_range(range_header, size, &range)) {
+    case http::RangeOutcome::kSatisfiable:
+      return range.last - range.first + 1;
+    case http::RangeOutcome::kUnsatisfiable:
+      return 0;
+    case http::RangeOutcome::kIgnore:
+      break;
+  }
+  return size;
+}
+
 }  // namespace
 
 void RegistryApi::get_blob(http::Exchange& exchange, const std::string& name, const std::string& digest_text) {
@@ -32,6 +47,24 @@ void RegistryApi::get_blob(http::Exchange& exchange, const std::string& name, co
   // Pull traffic counts blob bytes sent by GET; HEAD sends none.
   bool counts_traffic = !exchange.is_head();
   if (counts_traffic) quotas_.require_traffic_room(name);
+  std::string etag = "\"" + digest.str() + "\"";
+
+  // A store that hands out presigned URLs (S3 with storage.s3.redirect_seconds
+  // above 0) lets the client fetch the bytes from the object store. The pull
+  // is counted here, because berthd does not see those bytes.
+  if (counts_traffic && exchange.header("If-None-Match") != etag) {
+    if (auto url = blobs_.presigned_url(digest)) {
+      http::Response redirect;
+      redirect.status = 307;
+      redirect.headers.set(field::location, *url);
+      redirect.headers.set("Docker-Content-Digest", digest.str());
+      std::uint64_t bytes = redirected_bytes(exchange.header("Range"), blob->size);
+      exchange.send(std::move(redirect));
+      quotas_.record_pull(name, bytes);
+      return;
+    }
+  }
+
   auto reader = blobs_.open(digest);
   if (!reader) {
     spdlog::error("blob_data_missing request_id={} repository={} digest={}", exchange.request_id(), name, digest.str());
@@ -40,7 +73,6 @@ void RegistryApi::get_blob(http::Exchange& exchange, const std::string& name, co
   std::uint64_t size = reader->size();
 
   http::Response response;
-  std::string etag = "\"" + digest.str() + "\"";
   response.headers.set(field::content_type, std::string(oci::media_type::kOctetStream));
   response.headers.set("Docker-Content-Digest", digest.str());
   response.headers.set(field::etag, etag);
