@@ -6,9 +6,9 @@
 #include "metadata/pg_store.h"
 #include "metadata/sqlite_store.h"
 #include "storage/filesystem_store.h"
+#include "storage/s3_store.h"
 
 #include <filesystem>
-#include <stdexcept>
 
 namespace berth::server {
 
@@ -30,8 +30,16 @@ int postgres_schema_version(const Config& config) {
 
 std::unique_ptr<storage::BlobStore> open_blob_store(const Config& config) {
   if (config.storage_backend == "s3") {
-    // NOTE: the S3 driver joins the build in a later commit.
-    throw std::runtime_error("storage.backend s3 is not available in this build");
+    return std::make_unique<storage::S3Store>(
+        storage::S3Options{.endpoint = config.s3_endpoint,
+                           .region = config.s3_region,
+                           .bucket = config.s3_bucket,
+                           .prefix = config.s3_prefix,
+                           .path_style = config.s3_path_style,
+                           .access_key = config.s3_access_key,
+                           .secret_key = config.s3_secret_key,
+                           .part_size = static_cast<std::uint64_t>(config.s3_part_size_bytes),
+                           .presign_seconds = config.s3_redirect_seconds});
   }
   return std::make_unique<storage::FilesystemStore>(std::filesystem::path(config.data_dir));
 }
