@@ -23,12 +23,17 @@
 #include <gmock/gmock.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <latch>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -1024,6 +1029,33 @@ TEST_P(MetadataStoreContract, CollectBlobThrowingCallbackRollsBack) {
   EXPECT_EQ(store().find_repository_blob("alpha/app", digest), std::nullopt);
 }
 
+TEST_P(MetadataStoreContract, TouchBlobWaitsForCollection) {
+  Digest digest = blob_digest("uploaded again");
+  store().touch_blob(digest, 42, 100);
+  std::atomic<bool> touched{false};
+  std::thread upload;
+  bool touched_during_removal = true;
+
+  // An upload of the same digest records it while the data is removed.
+  EXPECT_TRUE(store().collect_blob(digest, 200, [&] {
+    upload = std::thread([&] {
+      store().touch_blob(digest, 42, 300);
+      touched = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    touched_during_removal = touched;
+  }));
+  upload.join();
+
+  // The record came after the removal, so the upload's data stays.
+  EXPECT_FALSE(touched_during_removal);
+  auto blobs = store().list_blobs();
+  ASSERT_EQ(blobs.size(), 1u);
+  EXPECT_EQ(blobs[0].digest, digest);
+  EXPECT_THAT(store().unreferenced_blobs(300, 10), IsEmpty());
+  EXPECT_THAT(blob_digests(store().unreferenced_blobs(301, 10)), ElementsAre(digest));
+}
+
 TEST_P(MetadataStoreContract, CollectOrphanData) {
   store().touch_blob(blob_digest("recorded"), 42, 100);
   int calls = 0;
@@ -1229,6 +1261,45 @@ TEST_P(MetadataStoreContract, LeaseRelease) {
   EXPECT_TRUE(store().acquire_lease("gc", "node-2", 150, 250));
   // Releasing a lease that is gone changes nothing.
   store().release_lease("unknown", "node-1");
+}
+
+TEST_P(MetadataStoreContract, LeaseConcurrentHoldersOneWins) {
+  constexpr int kHolders = 8;
+  constexpr int kRounds = 10;
+  // Each round races for a new job at 100, and again at 300 after the
+  // first winner's lease expired at 200.
+  for (int round = 0; round < kRounds; ++round) {
+    std::string job = "job-" + std::to_string(round);
+    for (std::int64_t now : {std::int64_t{100}, std::int64_t{300}}) {
+      std::latch start(kHolders);
+      std::mutex results_mutex;
+      std::vector<std::string> winners;
+      std::vector<std::string> failures;
+      std::vector<std::thread> threads;
+      for (int h = 0; h < kHolders; ++h) {
+        threads.emplace_back([&, h] {
+          std::string holder = "node-" + std::to_string(h);
+          try {
+            start.arrive_and_wait();
+            bool acquired = store().acquire_lease(job, holder, now, now + 100);
+            std::lock_guard<std::mutex> lock(results_mutex);
+            if (acquired) winners.push_back(holder);
+          } catch (const std::exception& error) {
+            std::lock_guard<std::mutex> lock(results_mutex);
+            failures.push_back(error.what());
+          }
+        });
+      }
+      for (auto& thread : threads) thread.join();
+
+      ASSERT_THAT(failures, IsEmpty());
+      ASSERT_EQ(winners.size(), 1u) << job << " at " << now;
+      // The winner now holds the lease, so it renews it and other holders are rejected.
+      std::string other = winners[0] == "node-0" ? "node-1" : "node-0";
+      EXPECT_FALSE(store().acquire_lease(job, other, now + 1, now + 100)) << job << " at " << now;
+      EXPECT_TRUE(store().acquire_lease(job, winners[0], now + 1, now + 100)) << job << " at " << now;
+    }
+  }
 }
 
 TEST_P(MetadataStoreContract, JobRunRecorded) {
