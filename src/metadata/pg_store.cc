@@ -175,7 +175,9 @@ void PgStore::finish_transaction(PgConnection& connection) {
 
 void PgStore::abandon_transaction(PgConnection& connection) {
   connection.take_discard();
-  if (connection.broken()) return;
+  // Nothing to roll back when the connection is gone, or when COMMIT
+  // itself failed and so already ended the transaction.
+  if (connection.broken() || PQtransactionStatus(connection.native()) == PQTRANS_IDLE) return;
   try {
     connection.exec("ROLLBACK");
   } catch (const std::exception& error) {
