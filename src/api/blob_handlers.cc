@@ -116,9 +116,20 @@ void RegistryApi::get_blob(http::Exchange& exchange, const std::string& name, co
     if (counts_traffic) quotas_.record_pull(name, exchange.file_bytes_sent());
     return;
   }
-  // NOTE: every BlobStore driver so far hands out file descriptors; a
-  // driver without them needs a streaming send here.
-  throw core::InternalError("blob store reader for " + digest.str() + " has no file descriptor");
+  // Drivers without local files (S3) are read in order through the reader.
+  std::uint64_t position = offset;
+  auto read = [&](char* buffer, std::size_t size) {
+    std::size_t got = reader->read_at(position, buffer, size);
+    position += got;
+    return got;
+  };
+  try {
+    exchange.send_stream(std::move(response), length, read);
+  } catch (...) {
+    if (counts_traffic) quotas_.record_pull(name, exchange.file_bytes_sent());
+    throw;
+  }
+  if (counts_traffic) quotas_.record_pull(name, exchange.file_bytes_sent());
 }
 
 void RegistryApi::delete_blob(http::Exchange& exchange, const std::string& name, const std::string& digest_text) {

@@ -210,4 +210,32 @@ void Exchange::send_file(Response head, int fd, std::uint64_t offset, std::uint6
   bytes_sent_ += sent;
 }
 
+void Exchange::send_stream(Response head, std::uint64_t length,
+                           const std::function<std::size_t(char* buffer, std::size_t size)>& read) {
+  if (responded()) throw std::logic_error("a second response for request " + request_id_);
+  if (expects_continue_ && !body_done_) close_after_ = true;
+  std::string serialized = serialize_head(head, length);
+  status_ = head.status;
+  transport_.write_all(serialized.data(), serialized.size());
+  bytes_sent_ = serialized.size();
+  if (is_head()) return;
+
+  constexpr std::size_t kChunk = 1 << 20;
+  std::vector<char> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(length, kChunk)));
+  std::uint64_t remaining = length;
+  while (remaining > 0) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, buffer.size()));
+    std::size_t got = read(buffer.data(), want);
+    if (got == 0) {
+      close_after_ = true;
+      throw std::runtime_error("the body of request " + request_id_ + " ended " + std::to_string(remaining) +
+                               " bytes short of the " + std::to_string(length) + " announced");
+    }
+    transport_.write_all(buffer.data(), got);
+    file_bytes_sent_ += got;
+    bytes_sent_ += got;
+    remaining -= got;
+  }
+}
+
 }  // namespace berth::http

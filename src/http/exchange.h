@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -106,11 +107,19 @@ class Exchange {
   // Sends `head` with `length` bytes of file `fd` from `offset` as the body
   // (sendfile(2) on plain connections).
   void send_file(Response head, int fd, std::uint64_t offset, std::uint64_t length);
+  // Sends `head` with a body of `length` bytes that `read` yields in order,
+  // each call filling up to `size` bytes of `buffer`, for data that is not
+  // in a local file. Throws std::runtime_error and closes the connection
+  // when `read` returns 0 before `length` bytes, because the client was
+  // promised that many.
+  void send_stream(Response head, std::uint64_t length,
+                   const std::function<std::size_t(char* buffer, std::size_t size)>& read);
 
   bool responded() const { return status_ != 0; }
   int status() const { return status_; }
   std::uint64_t bytes_sent() const { return bytes_sent_; }
-  // Body bytes that send_file() wrote, also when it threw part way.
+  // Body bytes that send_file() or send_stream() wrote, also when it threw
+  // part way.
   std::uint64_t file_bytes_sent() const { return file_bytes_sent_; }
   // Asks the server to close the connection after this exchange.
   void close_after() { close_after_ = true; }
