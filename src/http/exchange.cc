@@ -228,8 +228,9 @@ void Exchange::send_stream(Response head, std::uint64_t length,
     std::size_t got = read(buffer.data(), want);
     if (got == 0) {
       close_after_ = true;
-      throw std::runtime_error("the body of request " + request_id_ + " ended " + std::to_string(remaining) +
-                               " bytes short of the " + std::to_string(length) + " announced");
+      throw std::runtime_error("the response body of request " + request_id_ + " ended " +
+                               std::to_string(remaining) + " bytes short of its Content-Length of " +
+                               std::to_string(length));
     }
     transport_.write_all(buffer.data(), got);
     file_bytes_sent_ += got;
