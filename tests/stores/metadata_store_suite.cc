@@ -1102,6 +1102,153 @@ TEST_P(MetadataStoreContract, ConcurrentUpdateOneWinner) {
   EXPECT_EQ(found->hash_state, "state " + std::to_string(winner));
 }
 
+// The reference count of `digest` in list_blobs(), or -1 if it is unknown.
+std::int64_t blob_ref_count(metadata::MetadataStore& store, const Digest& digest) {
+  for (const auto& blob : store.list_blobs()) {
+    if (blob.digest == digest) return blob.ref_count;
+  }
+  return -1;
+}
+
+TEST_P(MetadataStoreContract, ConcurrentPutSameManifestCountsOnce) {
+  constexpr int kThreads = 8;
+  Digest layer = sha256_of("layer");
+  store().link_blob("library/alpine", layer, 5);
+  ManifestWrite write = image_manifest("library/alpine", "one");
+  write.blob_references = {layer};
+  std::latch start(kThreads);
+  std::vector<int> stored(kThreads, 0);
+  std::vector<std::string> errors(kThreads);
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ManifestWrite tagged = write;
+      tagged.tag = "tag-" + std::to_string(t);
+      start.arrive_and_wait();
+      try {
+        stored[t] = store().put_manifest(tagged).stored ? 1 : 0;
+      } catch (const std::exception& error) {
+        errors[t] = error.what();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  EXPECT_THAT(errors, ::testing::Each(IsEmpty()));
+  EXPECT_THAT(stored, ::testing::Each(1));
+  EXPECT_EQ(store().list_manifests().size(), 1u);
+  EXPECT_EQ(blob_ref_count(store(), layer), 1);
+  EXPECT_THAT(store().manifest_blob_references("library/alpine", write.digest), ElementsAre(layer));
+  auto tags = tag_names(store(), "library/alpine");
+  ASSERT_TRUE(tags.has_value());
+  EXPECT_EQ(tags->size(), static_cast<std::size_t>(kThreads));
+}
+
+TEST_P(MetadataStoreContract, ConcurrentPutsCountEveryReference) {
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 5;
+  Digest layer = sha256_of("shared layer");
+  std::latch start(kThreads);
+  std::vector<int> stored(kThreads, 0);
+  std::vector<std::string> errors(kThreads);
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string repository = "team/app-" + std::to_string(t);
+      start.arrive_and_wait();
+      try {
+        store().link_blob(repository, layer, 12);
+        for (int i = 0; i < kRounds; ++i) {
+          ManifestWrite write = image_manifest(repository, std::to_string(i));
+          write.blob_references = {layer};
+          if (store().put_manifest(write).stored) ++stored[t];
+        }
+      } catch (const std::exception& error) {
+        errors[t] = error.what();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  EXPECT_THAT(errors, ::testing::Each(IsEmpty()));
+  EXPECT_THAT(stored, ::testing::Each(kRounds));
+  EXPECT_EQ(blob_ref_count(store(), layer), kThreads * kRounds);
+
+  // Removing them concurrently brings the count back to zero.
+  std::latch removal(kThreads);
+  threads.clear();
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string repository = "team/app-" + std::to_string(t);
+      removal.arrive_and_wait();
+      try {
+        for (int i = 0; i < kRounds; ++i) {
+          store().delete_manifest(repository, image_manifest(repository, std::to_string(i)).digest);
+        }
+      } catch (const std::exception& error) {
+        errors[t] = error.what();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  EXPECT_THAT(errors, ::testing::Each(IsEmpty()));
+  EXPECT_THAT(store().list_manifests(), IsEmpty());
+  EXPECT_EQ(blob_ref_count(store(), layer), 0);
+}
+
+// A manifest and the removal of a blob it references each check the other
+// before writing. Whatever the order, a stored manifest keeps its blob.
+TEST_P(MetadataStoreContract, ConcurrentUnlinkAndPutKeepsLink) {
+  constexpr int kRounds = 20;
+  for (int i = 0; i < kRounds; ++i) {
+    std::string repository = "race/app-" + std::to_string(i);
+    Digest layer = sha256_of("layer " + std::to_string(i));
+    store().link_blob(repository, layer, 5);
+    ManifestWrite write = image_manifest(repository, std::to_string(i));
+    write.blob_references = {layer};
+    std::latch start(2);
+    metadata::PutManifestResult put;
+    metadata::UnlinkBlobResult unlinked;
+    std::string put_error;
+    std::string unlink_error;
+
+    std::thread pusher([&] {
+      start.arrive_and_wait();
+      try {
+        put = store().put_manifest(write);
+      } catch (const std::exception& error) {
+        put_error = error.what();
+      }
+    });
+    std::thread remover([&] {
+      start.arrive_and_wait();
+      try {
+        unlinked = store().unlink_blob(repository, layer);
+      } catch (const std::exception& error) {
+        unlink_error = error.what();
+      }
+    });
+    pusher.join();
+    remover.join();
+
+    ASSERT_EQ(put_error, "") << repository;
+    ASSERT_EQ(unlink_error, "") << repository;
+    bool linked = store().find_repository_blob(repository, layer).has_value();
+    if (put.stored) {
+      EXPECT_TRUE(linked) << repository << ": the stored manifest lost its blob";
+      EXPECT_FALSE(unlinked.unlinked) << repository;
+      EXPECT_EQ(unlinked.referenced_by, std::optional<Digest>(write.digest)) << repository;
+    } else {
+      EXPECT_TRUE(unlinked.unlinked) << repository;
+      EXPECT_THAT(put.missing_blobs, ElementsAre(layer)) << repository;
+      EXPECT_FALSE(linked) << repository;
+    }
+  }
+}
+
 // --- Backends -----------------------------------------------------------
 
 class SqliteDatabase final : public MetadataDatabase {
