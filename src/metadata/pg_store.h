@@ -247,7 +247,12 @@ class PgStore final : public MetadataStore {
     }
   }
 
-  static constexpr int kWriteAttempts = 12;
+  // Of the writers that update one hot row at once, such as the reference
+  // count of a base layer that every push shares, all but one fail and run
+  // again. In the store suite's ConcurrentLinksAndManifests (eight threads
+  // pushing in a loop, on a heavily loaded host) a write needed up to 16
+  // attempts.
+  static constexpr int kWriteAttempts = 32;
   void finish_transaction(PgConnection& connection);
   static void abandon_transaction(PgConnection& connection);
   static void back_off(int attempt);
