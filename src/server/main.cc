@@ -1,6 +1,7 @@
 // berthd: the registry server, and its offline operator commands.
 
 #include "core/logging.h"
+#include "server/admin_migrate_storage.h"
 #include "server/admin_verify.h"
 #include "server/config.h"
 #include "server/jobs.h"
@@ -77,6 +78,18 @@ int main(int argc, char** argv) {
   migrate->footer("Run it with the new berthd before starting nodes of a new version; with metadata.postgres.migrate "
                   "false, nodes refuse to start on an older schema.");
 
+  server::MigrateStorageOptions migration;
+  auto* migrate_storage = admin->add_subcommand(
+      "migrate-storage", "copy an embedded data directory into the PostgreSQL and S3 that --config names");
+  migrate_storage->add_option("--from", migration.source_dir, "the embedded berthd's data directory (stop it first)")
+      ->required();
+  migrate_storage->add_option("--parallel", migration.parallel, "blobs copied at once (default 4)")
+      ->check(CLI::Range(1, 64));
+  migrate_storage->add_option("--progress-seconds", migration.progress_seconds,
+                              "seconds between progress lines on standard error (default 5)")
+      ->check(CLI::Range(1, 3600));
+  migrate_storage->footer("Run it again after an interruption: it continues. See docs/deployment.md.");
+
   bool dry_run = false;
   auto* gc = admin->add_subcommand("gc", "remove unreferenced blobs now (safe while berthd runs)");
   gc->add_flag("--dry-run", dry_run, "list what would be removed and remove nothing");
@@ -111,6 +124,7 @@ int main(int argc, char** argv) {
   try {
     if (verify->parsed()) return server::verify_store(config, deep, std::cout);
     if (migrate->parsed()) return server::admin_migrate(config, std::cout);
+    if (migrate_storage->parsed()) return server::migrate_storage(config, migration, std::cout, std::cerr);
     bool job_command =
         gc->parsed() || job_run->parsed() || jobs_list->parsed() || va_import->parsed() || va_index->parsed();
     if (job_command) {
