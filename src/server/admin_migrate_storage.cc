@@ -1274,10 +1274,11 @@ void print_blob_summary(const SourceBlobs& blobs, const BlobCopy& copy, std::ost
 }
 
 // Deletes the upload data in the target that no upload session records
-// and that was last written before `started`: what an interrupted run
-// left. Nodes record a session for every upload that outlives a request,
-// and no node runs on a target that the copy accepted. Returns how many
-// uploads it deleted.
+// and that was last written no later than `started` (in whole seconds, so
+// a run killed in the same second counts): what an interrupted run left.
+// Nodes record a session for every upload that outlives a request, and no
+// node runs on a target that the copy accepted. Returns how many uploads
+// it deleted.
 std::size_t remove_unfinished_uploads(storage::BlobStore& blobs, PgConnection& target, std::int64_t started) {
   std::set<std::string> sessions;
   pg_rows(target, "SELECT id FROM uploads", [&](const Row& row) { sessions.insert(*row[0]); });
@@ -1285,7 +1286,7 @@ std::size_t remove_unfinished_uploads(storage::BlobStore& blobs, PgConnection& t
   for (const auto& id : blobs.list_uploads()) {
     if (sessions.contains(id)) continue;
     auto modified = blobs.upload_modified_at(id);
-    if (modified && *modified >= started) continue;
+    if (modified && *modified > started) continue;
     blobs.delete_upload(id);
     ++removed;
   }

@@ -48,7 +48,8 @@ std::string oci_index(const std::vector<std::pair<core::Digest, std::size_t>>& c
   for (std::size_t i = 0; i < children.size(); ++i) {
     if (i > 0) out += ",";
     out += R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" + children[i].first.str() +
-           R"(","size":)" + std::to_string(children[i].second) + R"(,"platform":{"architecture":"amd64","os":"linux"}})";
+           R"(","size":)" + std::to_string(children[i].second) +
+           R"(,"platform":{"architecture":"amd64","os":"linux"}})";
   }
   return out + "]}";
 }
@@ -143,7 +144,8 @@ class MigrateStorage : public ::testing::TestWithParam<std::string> {
     storage::FilesystemStore blobs(source_dir_);
 
     ASSERT_TRUE(store.create_account({.id = std::string(32, 'a'), .name = "default", .created_at = kNow}));
-    ASSERT_TRUE(store.create_account({.id = std::string(32, 'b'), .name = "acme", .plan = "standard", .created_at = kNow}));
+    ASSERT_TRUE(
+        store.create_account({.id = std::string(32, 'b'), .name = "acme", .plan = "standard", .created_at = kNow}));
     ASSERT_EQ(store.create_namespace(
                   {.name = "team1", .account_id = std::string(32, 'b'), .created_at = kNow, .updated_at = kNow}, 100),
               metadata::CreateNamespaceResult::kCreated);
@@ -312,7 +314,8 @@ TEST_P(MigrateStorage, RejectsSourceWithMissingBlob) {
 TEST_P(MigrateStorage, RollsBackWhenCountsDiffer) {
   storage::FilesystemStore source_blobs(source_dir_);
   auto digest = source_blobs.list().front();
-  run_sqlite(source_dir_ / "berth.db", "UPDATE blobs SET ref_count = ref_count + 5 WHERE digest = '" + digest.str() + "'");
+  run_sqlite(source_dir_ / "berth.db",
+             "UPDATE blobs SET ref_count = ref_count + 5 WHERE digest = '" + digest.str() + "'");
   std::string out;
   std::string err;
 
