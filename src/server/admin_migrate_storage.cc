@@ -581,17 +581,18 @@ std::vector<TablePlan> plan_tables(SourceDatabase& source, PgConnection& target,
           [&](const Row& row) { target_tables.insert(*row[0]); });
   for (const auto& table : source_tables) {
     if (!known.contains(table)) {
-      throw core::InternalError("the source database has a table \"" + table +
-                                "\" that migrate-storage has no rule for; this berthd cannot copy it");
+      throw MigrationError("the source database has a table \"" + table +
+                           "\" that migrate-storage has no rule for; this berthd cannot copy it");
     }
   }
   for (const auto& table : known) {
     if (!source_tables.contains(table)) {
-      throw core::InternalError("the source database has no table \"" + table + "\"; is it a Berth database?");
+      throw MigrationError("the source database has no table \"" + table +
+                           "\", so it is not a database of this berthd's version");
     }
     if (!target_tables.contains(table)) {
-      throw core::InternalError("the PostgreSQL schema \"" + schema + "\" has no table \"" + table +
-                                "\"; run `berthd admin migrate` with this configuration");
+      throw MigrationError("the PostgreSQL schema \"" + schema + "\" has no table \"" + table +
+                           "\"; run `berthd admin migrate` with this configuration");
     }
   }
 
@@ -634,11 +635,11 @@ std::vector<TablePlan> plan_tables(SourceDatabase& source, PgConnection& target,
                           target_columns.end(), std::back_inserter(only_source));
       std::set_difference(target_columns.begin(), target_columns.end(), source_columns.begin(),
                           source_columns.end(), std::back_inserter(only_target));
-      throw core::InternalError("the columns of table \"" + std::string(rule.name) +
-                                "\" differ between SQLite and PostgreSQL (only in SQLite: " +
-                                (only_source.empty() ? "none" : join_list(only_source)) +
-                                "; only in PostgreSQL: " + (only_target.empty() ? "none" : join_list(only_target)) +
-                                "); this berthd cannot copy it");
+      throw MigrationError("the columns of table \"" + std::string(rule.name) +
+                           "\" differ between SQLite and PostgreSQL (only in SQLite: " +
+                           (only_source.empty() ? "none" : join_list(only_source)) +
+                           "; only in PostgreSQL: " + (only_target.empty() ? "none" : join_list(only_target)) +
+                           "); this berthd cannot copy it");
     }
     plans.push_back(std::move(plan));
   }
