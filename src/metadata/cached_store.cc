@@ -26,12 +26,13 @@ std::string blob_key(const std::string& repository, const core::Digest& digest) 
 
 CachedStore::CachedStore(std::unique_ptr<MetadataStore> inner, std::size_t max_bytes,
                          std::chrono::steady_clock::duration max_age,
-                         std::shared_ptr<InvalidationPublisher> publisher)
+                         std::shared_ptr<InvalidationPublisher> publisher, bool cache_tags)
     : owned_(std::move(inner)),
       inner_(*owned_),
       max_bytes_(max_bytes),
       max_age_(max_age),
-      publisher_(std::move(publisher)) {}
+      publisher_(std::move(publisher)),
+      cache_tags_(cache_tags) {}
 
 std::uint64_t CachedStore::generation() {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -173,6 +174,7 @@ std::optional<ManifestRecord> CachedStore::find_manifest(const std::string& repo
 }
 
 std::optional<ManifestRecord> CachedStore::find_tagged_manifest(const std::string& repository, const std::string& tag) {
+  if (!cache_tags_) return inner_.find_tagged_manifest(repository, tag);
   std::string key = tag_key(repository, tag);
   if (auto hit = lookup(key)) return *std::get<std::shared_ptr<const ManifestRecord>>(*hit);
   std::uint64_t seen = generation();

@@ -27,10 +27,13 @@ class CachedStore final : public MetadataStore, public InvalidationSink {
   // Wraps and owns `inner`. `max_bytes` bounds the manifest bytes held
   // (each entry also counts a fixed overhead); an entry older than
   // `max_age` is read again. `publisher`, if set, receives what each write
-  // invalidated, after the write returned.
+  // invalidated, after the write returned. Without `cache_tags`, tag
+  // lookups always read `inner`: nodes that share a database need that,
+  // because another node's notification arrives a moment after that node
+  // answered the client, and a moved tag must be seen at once.
   CachedStore(std::unique_ptr<MetadataStore> inner, std::size_t max_bytes,
               std::chrono::steady_clock::duration max_age = std::chrono::seconds(5),
-              std::shared_ptr<InvalidationPublisher> publisher = nullptr);
+              std::shared_ptr<InvalidationPublisher> publisher = nullptr, bool cache_tags = true);
 
   // InvalidationSink: invalidations from other nodes. Safe to call from
   // any thread.
@@ -293,6 +296,7 @@ class CachedStore final : public MetadataStore, public InvalidationSink {
   std::size_t max_bytes_;
   std::chrono::steady_clock::duration max_age_;
   std::shared_ptr<InvalidationPublisher> publisher_;
+  bool cache_tags_;
 
   std::mutex mutex_;
   std::uint64_t generation_ = 0;

@@ -66,7 +66,8 @@ void open_postgres(const Config& config, Stores& stores) {
   auto publisher = std::make_shared<metadata::PgInvalidationPublisher>(notifier);
   auto cached = std::make_unique<metadata::CachedStore>(std::move(database),
                                                         static_cast<std::size_t>(config.cache_max_bytes),
-                                                        std::chrono::seconds(config.cache_max_age_seconds), publisher);
+                                                        std::chrono::seconds(config.cache_max_age_seconds), publisher,
+                                                        /*cache_tags=*/false);
   stores.cache_listener = std::make_unique<metadata::PgInvalidationListener>(notifier, *cached);
   stores.metadata = std::move(cached);
   stores.cache_listener->start();
