@@ -28,9 +28,9 @@ class CachedStore final : public MetadataStore, public InvalidationSink {
   // (each entry also counts a fixed overhead); an entry older than
   // `max_age` is read again. `publisher`, if set, receives what each write
   // invalidated, after the write returned. Without `cache_tags`, tag
-  // lookups always read `inner`: nodes that share a database need that,
-  // because another node's notification arrives a moment after that node
-  // answered the client, and a moved tag must be seen at once.
+  // lookups always read `inner`. Nodes that share a database need this,
+  // because a notification arrives a moment after the sending node sent
+  // its response, and a moved tag must be seen at once.
   CachedStore(std::unique_ptr<MetadataStore> inner, std::size_t max_bytes,
               std::chrono::steady_clock::duration max_age = std::chrono::seconds(5),
               std::shared_ptr<InvalidationPublisher> publisher = nullptr, bool cache_tags = true);

@@ -581,13 +581,13 @@ class MetadataStore {
   // before `touched_before`, at most `limit`, oldest first.
   virtual std::vector<BlobRecord> unreferenced_blobs(std::int64_t touched_before, std::size_t limit) = 0;
   // If the blob is still unreferenced and untouched since `touched_before`,
-  // removes its record and links and calls `remove_data` inside the same
-  // transaction (an exception from it rolls the record back). Returns
-  // whether it did.
+  // removes its record and links and calls `remove_data`, while no upload
+  // can record the same digest. An exception from `remove_data` restores
+  // the record. Returns whether it removed the blob.
   virtual bool collect_blob(const core::Digest& digest, std::int64_t touched_before,
                             const std::function<void()>& remove_data) = 0;
-  // Calls `remove_data` inside a write transaction if the store has no
-  // record of the blob; returns what `remove_data` returns, or false.
+  // Calls `remove_data` if the store has no record of the blob, while no
+  // upload can record it; returns what `remove_data` returns, or false.
   virtual bool collect_orphan_data(const core::Digest& digest, const std::function<bool()>& remove_data) = 0;
 
   // --- Background jobs ----------------------------------------------------------

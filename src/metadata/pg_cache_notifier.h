@@ -5,8 +5,8 @@
 // ignore each other, and a node ignores its own messages.
 //
 // PostgreSQL delivers a notification only to sessions that were listening
-// when the sending transaction committed. The listener therefore tells its
-// sink to stop serving cached entries as soon as its connection is in
+// when the sending transaction committed. The listener therefore makes its
+// sink stop serving cached entries as soon as its connection is in
 // doubt, and to start again only after LISTEN succeeded on a new one.
 #pragma once
 

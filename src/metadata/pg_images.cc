@@ -64,7 +64,7 @@ void collect_images(PgStatement& query, std::map<ImageKey, ImageEntry>& images) 
 
 std::vector<ImageEntry> PgStore::list_images(const std::vector<std::string>& namespaces,
                                              const std::vector<std::string>& repositories) {
-  // One snapshot, so that every scan sees the same state.
+  // One snapshot, so that every scan reads the same state.
   std::map<ImageKey, ImageEntry> images = read_snapshot([&](PgConnection& connection) {
     std::map<ImageKey, ImageEntry> found;
     // Both scans leave out an untagged manifest that another manifest of

@@ -21,7 +21,7 @@ namespace berth::metadata {
 struct PgOptions {
   // libpq connection string or URI, e.g. "host=127.0.0.1 dbname=berth".
   std::string conninfo;
-  // The schema that holds Berth's tables; created if missing.
+  // The schema of Berth's tables, created if missing.
   std::string schema = "public";
   std::size_t connections = 8;
   // Apply pending migrations on open. When false, opening a database whose
@@ -31,8 +31,8 @@ struct PgOptions {
 
 class PgStore final : public MetadataStore {
  public:
-  // Connects, creating the schema and applying migrations as `options`
-  // say. Throws core::InternalError on failure.
+  // Connects, and creates the schema and applies migrations when `options`
+  // request it. Throws core::InternalError on failure.
   explicit PgStore(PgOptions options);
   ~PgStore() override;
 
@@ -217,7 +217,7 @@ class PgStore final : public MetadataStore {
     }
   }
 
-  // Runs `body(connection)` outside a transaction: each statement sees
+  // Runs `body(connection)` outside a transaction, so each statement reads
   // the data committed when it starts.
   template <typename Body>
   auto read(Body&& body) -> std::invoke_result_t<Body&, PgConnection&> {

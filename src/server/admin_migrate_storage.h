@@ -12,7 +12,7 @@
 namespace berth::server {
 
 struct MigrateStorageOptions {
-  // The embedded deployment's data directory, which holds berth.db and the
+  // The embedded deployment's data directory, which contains berth.db and the
   // blob files.
   std::string source_dir;
   // Blobs copied or verified at the same time.
@@ -25,21 +25,21 @@ struct MigrateStorageOptions {
 // it only when it matches its digest. A blob the bucket already has is
 // read back and hashed instead, so a run that follows an interrupted one
 // continues where that one stopped and trusts nothing it has not checked.
-// Then copies the database rows in one PostgreSQL transaction, compares
-// what PostgreSQL's triggers computed (reference counts, storage usage)
-// and every table's rows with the source, and checks that every manifest
-// parses and that the bucket has each blob it references with the right
-// size; any difference rolls the transaction back. A target that already
-// holds exactly this source is only verified.
+// Then copies the database rows in one PostgreSQL transaction. It compares
+// every table's rows with the source, including what PostgreSQL's triggers
+// computed (reference counts, storage usage), and checks that every
+// manifest parses and that the bucket has each blob it references with the
+// right size. Any difference rolls the transaction back. A target that
+// already contains exactly this source is only verified.
 //
 // Holds the source's berth.lock, so berthd must not be running on it.
 // Writes the result and the row counts to `out` and progress lines to
-// `progress`. Returns 0 when the target holds a verified copy, 1 after
+// `progress`. Returns 0 when the target contains a verified copy, 1 after
 // writing why it does not.
 int migrate_storage(const Config& config, const MigrateStorageOptions& options, std::ostream& out,
                     std::ostream& progress);
 
-// Where copy_deployment() copies to.
+// The target of copy_deployment().
 struct MigrationTarget {
   std::string postgres_url;
   // A schema at this build's version, as PgStore leaves it.

@@ -53,8 +53,8 @@ std::unique_ptr<metadata::MetadataStore> open_sqlite(const Config& config) {
                                                  std::chrono::seconds(config.cache_max_age_seconds));
 }
 
-// Opens PostgreSQL behind a cache that tells the other nodes what each
-// write invalidated and listens for what theirs did.
+// Opens PostgreSQL behind a cache that notifies the other nodes of what
+// each write invalidated and listens for their notifications.
 void open_postgres(const Config& config, Stores& stores) {
   auto database = std::make_unique<metadata::PgStore>(
       metadata::PgOptions{.conninfo = config.postgres_url,

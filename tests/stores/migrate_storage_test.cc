@@ -1,6 +1,6 @@
 // berthd admin migrate-storage's copy (copy_deployment) from an embedded
 // data directory into a PostgreSQL schema of the test's own. A filesystem
-// blob store stands in for S3. The tests cover resuming, replacing damaged
+// blob store replaces S3. The tests cover resuming, replacing damaged
 // target blobs, and the checks that stop the copy without committing.
 // tests/integration/test_migrate_storage.py runs the whole command against
 // PostgreSQL and radosgw with the real test images.

@@ -107,7 +107,7 @@ class CacheInvalidation : public ::testing::TestWithParam<std::string> {
     return *nodes_.back();
   }
 
-  // A store without cache or publisher, for writes that no node is told about.
+  // A store without cache or publisher, for writes that notify no node.
   PgStore& behind() {
     if (!behind_) behind_ = std::make_unique<PgStore>(options());
     return *behind_;

@@ -12,7 +12,7 @@
 namespace berth::test_support {
 
 // The value of `name` (e.g. "BERTH_TEST_POSTGRES"). Throws with a message
-// that says how to start the services when it is not set, so that a test
+// that explains how to start the services when it is not set, so that a test
 // fails rather than passes without them.
 inline std::string service_setting(const std::string& name) {
   if (const char* value = std::getenv(name.c_str()); value != nullptr && *value != '\0') return value;
