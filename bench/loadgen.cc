@@ -12,7 +12,9 @@
 // image each) for listing benchmarks. pull reads
 // those images (HEAD and GET manifest, GET config, GET layer). mixed
 // reads one of the pushed images three times in four and pushes a new one
-// otherwise.
+// otherwise. push-blobs and put-manifests time single requests for the
+// per-request overhead: one blob upload (POST and PUT) or one manifest PUT
+// per operation, into one repository.
 //
 // berthd requires credentials (--user) and takes the first component of a
 // repository name as its namespace, which must exist before a push, so
@@ -78,6 +80,8 @@ constexpr const char* kHelp = R"(Usage:
   berth-bench mixed    --url U --prefix P --images N --size BYTES --concurrency C --operations M
   berth-bench get      --url U --path PATH --concurrency C --seconds S [--head] [--accept TYPE]
   berth-bench populate --url U [--start K] --repositories N | --tags N --repository R
+  berth-bench push-blobs    --url U --repository R --images N --size BYTES [--start K] [--chunk BYTES]
+  berth-bench put-manifests --url U --repository R --images N [--start K]
   berth-bench serve-file --file F --port P
 
 Options:
@@ -91,7 +95,9 @@ Options:
                     mixed use P-0 .. P-(N-1), populate uses P/repo<100000+K+i>.
                     berthd needs the first component of each name to be an
                     existing namespace, so pass a prefix such as NAMESPACE/push.
-  --images N        images that push and pull move, and that mixed reads
+  --images N        images that push and pull move, and that mixed reads;
+                    blobs that push-blobs uploads; manifests that
+                    put-manifests sends
   --size BYTES      layer size in bytes; K, M and G (KiB, MiB, GiB) suffixes work
   --chunk BYTES     push layers as PATCH requests of this size (default: one PUT)
   --concurrency C   client threads, each with one keep-alive connection
@@ -102,7 +108,9 @@ Options:
   --seconds S       duration of get, in seconds
   --repositories N  repositories that populate creates
   --tags N          tags that populate creates in --repository R
-  --start K         number offset of populate's names, for adding to earlier runs
+  --start K         number offset of the names of populate and put-manifests
+                    and of the blob contents of push-blobs, for adding to
+                    earlier runs in the same repository
   --file F, --port P  file and 127.0.0.1 port of serve-file
 )";
 
@@ -603,6 +611,47 @@ int command_populate(const Options& options) {
   return result.errors == 0 ? 0 : 1;
 }
 
+int command_push_blobs(const Options& options) {
+  if (options.repository.empty()) usage("missing --repository: push-blobs needs the repository that receives the blobs");
+  // Blob K+i is the shared random buffer stamped with K+i, so runs with
+  // different --start values upload different blobs to the same repository.
+  Layers blobs(options.size, options.start + options.images, 3);
+  for (std::size_t i = 0; i < options.images; ++i) blobs.digest(options.start + i);
+  Result result = run_tasks(options, options.images, [&](Client& client, std::size_t task) {
+    std::uint64_t stamp = options.start + task;
+    upload_blob(client, options.repository, blobs.data().data(), blobs.data().size(), blobs.digest(stamp),
+                options.chunk, &stamp);
+    return options.size;
+  });
+  print_result(options, "push-blobs", result);
+  return result.errors == 0 ? 0 : 1;
+}
+
+int command_put_manifests(const Options& options) {
+  if (options.repository.empty()) usage("missing --repository: put-manifests needs the repository that receives the manifests");
+  // Every manifest references the same config blob, uploaded before the
+  // clock starts, and differs from the others by an annotation, so each
+  // PUT stores a new manifest under a new tag m<100000+K+i>.
+  std::string config = R"({"put-manifests":"config"})";
+  std::string config_digest = sha256_hex(config.data(), config.size());
+  {
+    Client client(options.url, options.user);
+    upload_blob(client, options.repository, config.data(), config.size(), config_digest, 0);
+  }
+  Result result = run_tasks(options, options.images, [&](Client& client, std::size_t task) {
+    std::string number = std::to_string(100000 + options.start + task);
+    std::string manifest = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+                           config_digest + R"(","size":)" + std::to_string(config.size()) +
+                           R"(},"layers":[],"annotations":{"bench.number":")" + number + R"("}})";
+    expect(client.send("PUT", "/v2/" + options.repository + "/manifests/m" + number, manifest.data(), manifest.size(),
+                       {"Content-Type: application/vnd.oci.image.manifest.v1+json"}),
+           201, "PUT manifest");
+    return manifest.size();
+  });
+  print_result(options, "put-manifests", result);
+  return result.errors == 0 ? 0 : 1;
+}
+
 // A minimal HTTP server that returns the whole file for every request
 // through sendfile(2), the ceiling for serving bytes from the page cache.
 int command_serve_file(const Options& options) {
@@ -651,6 +700,8 @@ int main(int argc, char** argv) {
     if (options.command == "mixed") return command_mixed(options);
     if (options.command == "get") return command_get(options);
     if (options.command == "populate") return command_populate(options);
+    if (options.command == "push-blobs") return command_push_blobs(options);
+    if (options.command == "put-manifests") return command_put_manifests(options);
     if (options.command == "serve-file") return command_serve_file(options);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "berth-bench: %s\n", error.what());
