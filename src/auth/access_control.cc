@@ -16,8 +16,10 @@ constexpr std::int64_t kLastUseInterval = 60;
 
 // How long a principal looked up for Basic auth, or a namespace's owner,
 // may be reused. Changes made through this server's management API drop
-// the cache at once; changes made elsewhere (the offline admin commands)
-// apply within this time.
+// the cache at once, and so do changes on other nodes that share the
+// database (MetadataStore::access_generation). Changes made elsewhere
+// (the offline admin commands on the embedded store) apply within this
+// time.
 constexpr std::int64_t kPrincipalCacheSeconds = 5;
 constexpr std::size_t kPrincipalCacheEntries = 4096;
 
@@ -46,10 +48,15 @@ std::optional<Principal> AccessControl::principal_for_api_key(std::string_view s
   if (!secret.starts_with(kApiKeyPrefix)) return std::nullopt;
   std::string hash = hash_api_key(secret);
   std::int64_t now = core::unix_now();
+  // Read before the lookup, so a change during it makes the entry stale.
+  std::uint64_t generation = store_.access_generation();
   if (allow_cached) {
     std::lock_guard<std::mutex> lock(principals_mutex_);
     auto it = principals_.find(hash);
-    if (it != principals_.end() && now - it->second.cached_at < kPrincipalCacheSeconds) return it->second.principal;
+    if (it != principals_.end() && it->second.generation == generation &&
+        now - it->second.cached_at < kPrincipalCacheSeconds) {
+      return it->second.principal;
+    }
   }
 
   auto key = store_.find_api_key_by_hash(hash);
@@ -66,7 +73,7 @@ std::optional<Principal> AccessControl::principal_for_api_key(std::string_view s
 
   std::lock_guard<std::mutex> lock(principals_mutex_);
   if (principals_.size() >= kPrincipalCacheEntries) principals_.clear();
-  principals_[hash] = CachedPrincipal{.principal = *principal, .cached_at = now};
+  principals_[hash] = CachedPrincipal{.principal = *principal, .cached_at = now, .generation = generation};
   return principal;
 }
 
@@ -78,10 +85,14 @@ void AccessControl::forget_cached() {
 
 std::optional<metadata::NamespaceRecord> AccessControl::find_namespace(const std::string& name) {
   std::int64_t now = core::unix_now();
+  std::uint64_t generation = store_.access_generation();
   {
     std::lock_guard<std::mutex> lock(principals_mutex_);
     auto it = namespaces_.find(name);
-    if (it != namespaces_.end() && now - it->second.cached_at < kPrincipalCacheSeconds) return it->second.record;
+    if (it != namespaces_.end() && it->second.generation == generation &&
+        now - it->second.cached_at < kPrincipalCacheSeconds) {
+      return it->second.record;
+    }
   }
   auto record = store_.find_namespace(name);
   std::lock_guard<std::mutex> lock(principals_mutex_);
@@ -90,7 +101,7 @@ std::optional<metadata::NamespaceRecord> AccessControl::find_namespace(const std
     return std::nullopt;
   }
   if (namespaces_.size() >= kPrincipalCacheEntries) namespaces_.clear();
-  namespaces_[name] = CachedNamespace{.record = *record, .cached_at = now};
+  namespaces_[name] = CachedNamespace{.record = *record, .cached_at = now, .generation = generation};
   return record;
 }
 

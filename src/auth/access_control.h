@@ -83,12 +83,14 @@ class AccessControl {
   struct CachedPrincipal {
     Principal principal;
     std::int64_t cached_at = 0;
+    std::uint64_t generation = 0;  // the store's access_generation() before the lookup
   };
 
   metadata::MetadataStore& store_;
   struct CachedNamespace {
     metadata::NamespaceRecord record;
     std::int64_t cached_at = 0;
+    std::uint64_t generation = 0;
   };
 
   std::mutex principals_mutex_;

@@ -4,9 +4,7 @@
 
 namespace berth::metadata {
 
-namespace {
-
-const char* scope_name(Invalidation::Scope scope) {
+const char* invalidation_scope_name(Invalidation::Scope scope) {
   switch (scope) {
     case Invalidation::Scope::kTag:
       return "tag";
@@ -16,15 +14,20 @@ const char* scope_name(Invalidation::Scope scope) {
       return "namespace";
     case Invalidation::Scope::kBlob:
       return "blob";
+    case Invalidation::Scope::kAccess:
+      return "access";
   }
   return "repository";
 }
+
+namespace {
 
 std::optional<Invalidation::Scope> parse_scope(const std::string& name) {
   if (name == "tag") return Invalidation::Scope::kTag;
   if (name == "repository") return Invalidation::Scope::kRepository;
   if (name == "namespace") return Invalidation::Scope::kNamespace;
   if (name == "blob") return Invalidation::Scope::kBlob;
+  if (name == "access") return Invalidation::Scope::kAccess;
   return std::nullopt;
 }
 
@@ -33,7 +36,7 @@ std::optional<Invalidation::Scope> parse_scope(const std::string& name) {
 std::string encode_invalidation(const InvalidationMessage& message) {
   nlohmann::json body = {{"schema", message.schema},
                          {"node", message.node},
-                         {"scope", scope_name(message.invalidation.scope)},
+                         {"scope", invalidation_scope_name(message.invalidation.scope)},
                          {"name", message.invalidation.name}};
   if (message.invalidation.scope == Invalidation::Scope::kTag) body["tag"] = message.invalidation.tag;
   return body.dump();

@@ -17,6 +17,7 @@ struct Invalidation {
     kRepository,  // every entry of repository `name`
     kNamespace,   // every entry of every repository in namespace `name`
     kBlob,        // the links of blob digest `name` in every repository
+    kAccess,      // API keys, identities, policies or namespaces (no name)
   };
   Scope scope = Scope::kRepository;
   std::string name;
@@ -24,6 +25,10 @@ struct Invalidation {
 
   bool operator==(const Invalidation&) const = default;
 };
+
+// The scope's name in messages and logs: "tag", "repository", "namespace",
+// "blob" or "access".
+const char* invalidation_scope_name(Invalidation::Scope scope);
 
 // Sends invalidations to the other nodes.
 class InvalidationPublisher {

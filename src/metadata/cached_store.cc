@@ -92,7 +92,20 @@ void CachedStore::apply(const Invalidation& invalidation) {
     case Invalidation::Scope::kBlob:
       invalidate_blob(invalidation.name);
       return;
+    case Invalidation::Scope::kAccess: {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++access_generation_;
+      return;
+    }
   }
+}
+
+std::uint64_t CachedStore::access_generation() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // While invalidations may be lost, no access record read earlier can be
+  // trusted, so each call returns a number that no entry was cached with.
+  if (!receiving_) ++access_generation_;
+  return access_generation_;
 }
 
 void CachedStore::set_receiving(bool receiving) {
@@ -100,6 +113,7 @@ void CachedStore::set_receiving(bool receiving) {
   // Both ways, lookups in progress must not insert what they read: before
   // a loss it may be stale soon, and after one it may be stale already.
   ++generation_;
+  ++access_generation_;
   receiving_ = receiving;
   if (!receiving) {
     entries_.clear();
@@ -234,7 +248,10 @@ bool CachedStore::delete_tag(const std::string& repository, const std::string& t
 
 CreateNamespaceResult CachedStore::create_namespace(const NamespaceRecord& ns, std::size_t max_per_account) {
   CreateNamespaceResult result = inner_.create_namespace(ns, max_per_account);
-  if (result == CreateNamespaceResult::kCreated) changed({.scope = Invalidation::Scope::kNamespace, .name = ns.name});
+  if (result == CreateNamespaceResult::kCreated) {
+    changed({.scope = Invalidation::Scope::kNamespace, .name = ns.name});
+    changed({.scope = Invalidation::Scope::kAccess});
+  }
   return result;
 }
 
@@ -243,7 +260,41 @@ bool CachedStore::delete_namespace(const std::string& name) {
   // The manifests, tags and blob links of every repository in the namespace
   // were deleted.
   changed({.scope = Invalidation::Scope::kNamespace, .name = name});
+  changed({.scope = Invalidation::Scope::kAccess});
   return deleted;
+}
+
+// Access records: other nodes keep principals and namespace owners in
+// memory (auth::AccessControl), keyed on access_generation().
+
+bool CachedStore::delete_identity(const std::string& id) {
+  bool deleted = inner_.delete_identity(id);
+  changed({.scope = Invalidation::Scope::kAccess});
+  return deleted;
+}
+
+bool CachedStore::delete_api_key(const std::string& id) {
+  bool deleted = inner_.delete_api_key(id);
+  changed({.scope = Invalidation::Scope::kAccess});
+  return deleted;
+}
+
+bool CachedStore::create_policy(const PolicyRecord& policy) {
+  bool created = inner_.create_policy(policy);
+  changed({.scope = Invalidation::Scope::kAccess});
+  return created;
+}
+
+bool CachedStore::delete_policy(const std::string& id) {
+  bool deleted = inner_.delete_policy(id);
+  changed({.scope = Invalidation::Scope::kAccess});
+  return deleted;
+}
+
+bool CachedStore::set_namespace_public(const std::string& name, bool is_public) {
+  bool changed_visibility = inner_.set_namespace_public(name, is_public);
+  changed({.scope = Invalidation::Scope::kAccess});
+  return changed_visibility;
 }
 
 }  // namespace berth::metadata

@@ -40,6 +40,10 @@ class CachedStore final : public MetadataStore, public InvalidationSink {
   void apply(const Invalidation& invalidation) override;
   void set_receiving(bool receiving) override;
 
+  // Changes with every access invalidation, local or from another node,
+  // and on every call while invalidations may be lost.
+  std::uint64_t access_generation() override;
+
   bool repository_exists(const std::string& repository) override { return inner_.repository_exists(repository); }
   NamePage list_repositories(const std::string& after, std::size_t limit) override {
     return inner_.list_repositories(after, limit);
@@ -124,7 +128,7 @@ class CachedStore final : public MetadataStore, public InvalidationSink {
   std::vector<IdentityRecord> list_identities(const std::string& account_id) override {
     return inner_.list_identities(account_id);
   }
-  bool delete_identity(const std::string& id) override { return inner_.delete_identity(id); }
+  bool delete_identity(const std::string& id) override;
 
   bool create_api_key(const ApiKeyRecord& key) override { return inner_.create_api_key(key); }
   std::optional<ApiKeyRecord> find_api_key(const std::string& id) override { return inner_.find_api_key(id); }
@@ -134,17 +138,17 @@ class CachedStore final : public MetadataStore, public InvalidationSink {
   std::vector<ApiKeyRecord> list_api_keys(const std::string& account_id) override {
     return inner_.list_api_keys(account_id);
   }
-  bool delete_api_key(const std::string& id) override { return inner_.delete_api_key(id); }
+  bool delete_api_key(const std::string& id) override;
   void touch_api_key(const std::string& id, std::int64_t used_at) override { inner_.touch_api_key(id, used_at); }
 
-  bool create_policy(const PolicyRecord& policy) override { return inner_.create_policy(policy); }
+  bool create_policy(const PolicyRecord& policy) override;
   std::vector<PolicyRecord> list_policies(const std::string& account_id) override {
     return inner_.list_policies(account_id);
   }
   std::vector<PolicyRecord> identity_policies(const std::string& identity_id) override {
     return inner_.identity_policies(identity_id);
   }
-  bool delete_policy(const std::string& id) override { return inner_.delete_policy(id); }
+  bool delete_policy(const std::string& id) override;
 
   CreateNamespaceResult create_namespace(const NamespaceRecord& ns, std::size_t max_per_account) override;
   std::optional<NamespaceRecord> find_namespace(const std::string& name) override { return inner_.find_namespace(name); }
@@ -152,9 +156,7 @@ class CachedStore final : public MetadataStore, public InvalidationSink {
     return inner_.list_namespaces(account_id);
   }
   std::vector<NamespaceRecord> list_public_namespaces() override { return inner_.list_public_namespaces(); }
-  bool set_namespace_public(const std::string& name, bool is_public) override {
-    return inner_.set_namespace_public(name, is_public);
-  }
+  bool set_namespace_public(const std::string& name, bool is_public) override;
   bool delete_namespace(const std::string& name) override;
   NamePage list_namespace_repositories(const std::vector<std::string>& namespaces, const std::string& after,
                                        std::size_t limit) override {
@@ -300,6 +302,7 @@ class CachedStore final : public MetadataStore, public InvalidationSink {
 
   std::mutex mutex_;
   std::uint64_t generation_ = 0;
+  std::uint64_t access_generation_ = 0;
   bool receiving_ = true;
   std::size_t bytes_ = 0;
   std::list<Entry> entries_;  // most recently used first

@@ -349,6 +349,13 @@ class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
 
+  // A number that changes whenever an API key, identity, policy or
+  // namespace may have changed, here or on another node that shares the
+  // database. Callers that keep such records in memory keep them only
+  // while it stays the same. A store that nothing else writes to returns
+  // a constant, and its callers rely on their own invalidation.
+  virtual std::uint64_t access_generation() { return 0; }
+
   // --- Repositories -------------------------------------------------------
 
   // Repositories exist from their first linked blob or stored manifest.

@@ -29,20 +29,6 @@ constexpr milliseconds kMaxBackoff{5000};
 constexpr milliseconds kKeepaliveInterval{5000};
 constexpr milliseconds kKeepaliveTimeout{5000};
 
-const char* scope_name(Invalidation::Scope scope) {
-  switch (scope) {
-    case Invalidation::Scope::kTag:
-      return "tag";
-    case Invalidation::Scope::kRepository:
-      return "repository";
-    case Invalidation::Scope::kNamespace:
-      return "namespace";
-    case Invalidation::Scope::kBlob:
-      return "blob";
-  }
-  return "unknown";
-}
-
 std::string trimmed(const char* message) {
   std::string text = message != nullptr ? message : "";
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
@@ -101,7 +87,7 @@ void PgInvalidationPublisher::publish(const Invalidation& invalidation) {
       if (connection) give_back(std::move(connection));
       if (lost && attempt == 1) continue;
       // Other nodes keep their entries until cache.max_age_seconds.
-      spdlog::error("cache_invalidation_not_sent scope={} name={} error={}", scope_name(invalidation.scope),
+      spdlog::error("cache_invalidation_not_sent scope={} name={} error={}", invalidation_scope_name(invalidation.scope),
                     core::log_value(invalidation.name), core::log_value(error.what()));
       return;
     }

@@ -5,6 +5,7 @@
 #include "auth/credentials.h"
 #include "auth/tenants.h"
 #include "core/error.h"
+#include "metadata/cached_store.h"
 #include "metadata/sqlite_store.h"
 #include "support/temp_directory.h"
 
@@ -12,6 +13,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -224,6 +226,52 @@ TEST_F(AccessControlTest, CachedPrincipalUntilForgotten) {
   EXPECT_TRUE(access_.principal_for_api_key(writer_.key.secret, /*allow_cached=*/true).has_value());
   access_.forget_cached();
   EXPECT_EQ(access_.principal_for_api_key(writer_.key.secret, /*allow_cached=*/true), std::nullopt);
+}
+
+// Two nodes on one database: node one reads through a cache, and node
+// two's writes reach it as invalidations, as PostgreSQL NOTIFY delivers them.
+TEST(AccessControlAcrossNodes, AccessInvalidationDropsCachedEntries) {
+  test_support::TempDirectory directory;
+  metadata::SqliteOptions options{.path = (directory.path() / "berth.db").string()};
+  metadata::CachedStore node_one(std::make_unique<metadata::SqliteStore>(options), 1 << 20, std::chrono::hours(1));
+  metadata::SqliteStore node_two(options);
+  Tenants tenants(node_two);
+  std::string account = tenants.create_account("acme", "standard", kAdmin).id;
+  tenants.create_namespace(account, "acme-ns", kAdmin);
+  IdentityRecord identity = tenants.create_identity(account, IdentityKind::kUser, "writer", "", kAdmin);
+  tenants.create_policy(identity, "Writer", "", kAdmin);
+  CreatedApiKey key = tenants.create_api_key(identity, "writer-key", "", kAdmin);
+  AccessControl access(node_one);
+  ASSERT_TRUE(access.principal_for_api_key(key.secret, /*allow_cached=*/true).has_value());
+  ASSERT_TRUE(access.find_namespace("acme-ns").has_value());
+
+  tenants.delete_api_key(key.record, kAdmin);
+  tenants.delete_namespace(account, "acme-ns", kAdmin);
+  // Without the invalidation, node one still uses what it read.
+  ASSERT_TRUE(access.principal_for_api_key(key.secret, /*allow_cached=*/true).has_value());
+  ASSERT_TRUE(access.find_namespace("acme-ns").has_value());
+
+  node_one.apply({.scope = metadata::Invalidation::Scope::kAccess});
+
+  EXPECT_EQ(access.principal_for_api_key(key.secret, /*allow_cached=*/true), std::nullopt);
+  EXPECT_EQ(access.find_namespace("acme-ns"), std::nullopt);
+}
+
+TEST(AccessControlAcrossNodes, NothingCachedWhileInvalidationsMayBeLost) {
+  test_support::TempDirectory directory;
+  metadata::SqliteOptions options{.path = (directory.path() / "berth.db").string()};
+  metadata::CachedStore node_one(std::make_unique<metadata::SqliteStore>(options), 1 << 20, std::chrono::hours(1));
+  metadata::SqliteStore node_two(options);
+  Tenants tenants(node_two);
+  std::string account = tenants.create_account("acme", "standard", kAdmin).id;
+  tenants.create_namespace(account, "acme-ns", kAdmin);
+  AccessControl access(node_one);
+  node_one.set_receiving(false);
+  ASSERT_TRUE(access.find_namespace("acme-ns").has_value());
+
+  tenants.delete_namespace(account, "acme-ns", kAdmin);
+
+  EXPECT_EQ(access.find_namespace("acme-ns"), std::nullopt);
 }
 
 TEST_F(AccessControlTest, FreshLookupDropsStaleEntry) {

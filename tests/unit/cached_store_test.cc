@@ -99,7 +99,53 @@ TEST_F(CachedStoreInvalidation, WritesPublishWhatTheyChange) {
               ElementsAre(Invalidation{.scope = Invalidation::Scope::kRepository, .name = "team/app"}));
 
   cache_.delete_namespace("team");
-  EXPECT_THAT(publisher_->take(), ElementsAre(Invalidation{.scope = Invalidation::Scope::kNamespace, .name = "team"}));
+  EXPECT_THAT(publisher_->take(), ElementsAre(Invalidation{.scope = Invalidation::Scope::kNamespace, .name = "team"},
+                                              Invalidation{.scope = Invalidation::Scope::kAccess}));
+}
+
+TEST_F(CachedStoreInvalidation, AccessWritesPublishAccess) {
+  const Invalidation access{.scope = Invalidation::Scope::kAccess};
+  ASSERT_TRUE(cache_.create_account({.id = "acct", .name = "acct", .created_at = 1}));
+  ASSERT_TRUE(cache_.create_identity({.id = "user", .account_id = "acct", .kind = IdentityKind::kUser, .name = "u"}));
+  ASSERT_TRUE(cache_.create_api_key({.id = "key", .identity_id = "user", .account_id = "acct", .secret_hash = "h"}));
+  EXPECT_THAT(publisher_->take(), IsEmpty());
+
+  ASSERT_TRUE(cache_.create_policy({.id = "p", .account_id = "acct", .identity_id = "user", .role = "Reader"}));
+  EXPECT_THAT(publisher_->take(), ElementsAre(access));
+  ASSERT_TRUE(cache_.delete_policy("p"));
+  EXPECT_THAT(publisher_->take(), ElementsAre(access));
+  ASSERT_EQ(cache_.create_namespace({.name = "team", .account_id = "acct"}, 100), CreateNamespaceResult::kCreated);
+  EXPECT_THAT(publisher_->take(),
+              ElementsAre(Invalidation{.scope = Invalidation::Scope::kNamespace, .name = "team"}, access));
+  ASSERT_TRUE(cache_.set_namespace_public("team", true));
+  EXPECT_THAT(publisher_->take(), ElementsAre(access));
+  ASSERT_TRUE(cache_.delete_api_key("key"));
+  EXPECT_THAT(publisher_->take(), ElementsAre(access));
+  ASSERT_TRUE(cache_.delete_identity("user"));
+  EXPECT_THAT(publisher_->take(), ElementsAre(access));
+}
+
+TEST_F(CachedStoreInvalidation, AccessGenerationChangesOnAccessInvalidation) {
+  std::uint64_t before = cache_.access_generation();
+  EXPECT_EQ(cache_.access_generation(), before);
+
+  cache_.apply({.scope = Invalidation::Scope::kTag, .name = "team/app", .tag = "latest"});
+  EXPECT_EQ(cache_.access_generation(), before);
+
+  cache_.apply({.scope = Invalidation::Scope::kAccess});
+  std::uint64_t after = cache_.access_generation();
+  EXPECT_NE(after, before);
+  EXPECT_EQ(cache_.access_generation(), after);
+}
+
+TEST_F(CachedStoreInvalidation, AccessGenerationNeverRepeatsWhileNotReceiving) {
+  cache_.set_receiving(false);
+  std::uint64_t first = cache_.access_generation();
+  EXPECT_NE(cache_.access_generation(), first);
+
+  cache_.set_receiving(true);
+  std::uint64_t receiving = cache_.access_generation();
+  EXPECT_EQ(cache_.access_generation(), receiving);
 }
 
 TEST_F(CachedStoreInvalidation, CacheServesUntilInvalidated) {
@@ -202,7 +248,8 @@ TEST(InvalidationMessage, RoundTrip) {
   for (const auto& invalidation : {Invalidation{.scope = Invalidation::Scope::kTag, .name = "a/b", .tag = "v1"},
                                    Invalidation{.scope = Invalidation::Scope::kRepository, .name = "a/b"},
                                    Invalidation{.scope = Invalidation::Scope::kNamespace, .name = "a"},
-                                   Invalidation{.scope = Invalidation::Scope::kBlob, .name = "sha256:00"}}) {
+                                   Invalidation{.scope = Invalidation::Scope::kBlob, .name = "sha256:00"},
+                                   Invalidation{.scope = Invalidation::Scope::kAccess}}) {
     InvalidationMessage message{.schema = "public", .node = "n1", .invalidation = invalidation};
 
     auto decoded = decode_invalidation(encode_invalidation(message));
