@@ -30,7 +30,7 @@ std::uint64_t QuotaEnforcer::buffered(const std::string& account_id, const std::
 void QuotaEnforcer::flush_if_due(std::int64_t now) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (buffer_.empty() || now - last_flush_ < 1) return;
+    if (buffer_.empty() || now - last_flush_ < buffer_seconds_) return;
   }
   flush();
 }

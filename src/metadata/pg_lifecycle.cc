@@ -182,7 +182,9 @@ std::uint64_t PgStore::count_storage_usage(const std::string& account_id) {
 
 void PgStore::add_pull_traffic(const std::string& account_id, const std::string& month, std::uint64_t bytes) {
   if (bytes == 0) return;
-  write([&](PgConnection& connection) {
+  // Every download of every node adds to one row per account, and as a
+  // SERIALIZABLE write all but one of the concurrent ones would fail.
+  single_statement([&](PgConnection& connection) {
     auto upsert = connection.prepare(
         "INSERT INTO pull_traffic (account_id, month, bytes) VALUES ($1, $2, $3) "
         "ON CONFLICT (account_id, month) DO UPDATE SET bytes = pull_traffic.bytes + excluded.bytes");

@@ -225,6 +225,17 @@ class PgStore final : public MetadataStore {
     return body(*lease);
   }
 
+  // Runs `body(connection)` outside a transaction, for a write of one
+  // statement that is atomic by itself, such as adding to a counter. Under
+  // READ COMMITTED, an update of a row that another transaction is
+  // updating waits for its commit and then applies to the new value. So it
+  // never fails with a serialization error, as a SERIALIZABLE write would.
+  template <typename Body>
+  auto single_statement(Body&& body) -> std::invoke_result_t<Body&, PgConnection&> {
+    Lease lease(*this);
+    return body(*lease);
+  }
+
   // Runs `body(connection)` in a READ ONLY REPEATABLE READ transaction, so
   // that all its statements see one snapshot.
   template <typename Body>

@@ -109,7 +109,9 @@ int serve(const Config& config) {
                                          .tls = !config.tls_certificate.empty(),
                                          .failed_login_limit = static_cast<std::size_t>(config.auth_failed_login_limit),
                                          .failed_login_window_seconds = config.auth_failed_login_window_seconds});
-  lifecycle::QuotaEnforcer quotas(*stores.metadata);
+  // Nodes sharing PostgreSQL write traffic through at once, so that every
+  // node checks quotas against the same figure (QuotaEnforcer).
+  lifecycle::QuotaEnforcer quotas(*stores.metadata, config.metadata_backend == "postgres" ? 0 : 1);
   api::RegistryApi registry(*stores.metadata, *stores.blobs, gate, quotas, limits);
   api::TokenEndpoint token_endpoint(gate);
   api::ManagementApi management(*stores.metadata, *stores.blobs, gate, quotas,
