@@ -1,5 +1,11 @@
 """Test harness: starts berthd and Debian's docker-registry on loopback and
-talks HTTP to them. Every process a test starts is stopped by its PID."""
+talks HTTP to them. Every process a test starts is stopped by its PID.
+
+With TEST_CLUSTER_SERVICES set to the env file of tests/services/up,
+BerthdTestCase runs its tests against a three-node cluster behind HAProxy
+(scripts/cluster) on that PostgreSQL and radosgw instead of one berthd on
+the embedded store. Tests reach the store through the server's methods
+(query, stored_blobs, ...), which work on both."""
 
 import base64
 import http.client
@@ -13,12 +19,16 @@ import subprocess
 import tempfile
 import time
 import unittest
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[2]
 BERTHD = Path(os.environ.get("BERTHD", ROOT / "build" / "berthd"))
 # Not a BERTH_* variable: berthd rejects unknown variables with that prefix.
 FIXTURES = Path(os.environ.get("TEST_FIXTURES_DIR", ROOT / "build" / "fixtures"))
+# The env file of running test services: set, BerthdTestCase uses a cluster.
+CLUSTER_SERVICES = os.environ.get("TEST_CLUSTER_SERVICES")
 
 # Digests of the fixture images (tests/fixtures/build-images prints them).
 EMPTY_DIGEST = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -196,6 +206,14 @@ class Berthd(Server):
     def log_text(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def log_mark(self):
+        """Where the log ends now, for log_since()."""
+        return len(self.log_text())
+
+    def log_since(self, mark):
+        """The log lines written after log_mark() returned `mark`."""
+        return self.log_text()[mark:]
+
     def stop(self, sig=signal.SIGTERM, timeout=60):
         """Signals berthd and waits for it; returns its exit status."""
         if self.process is None:
@@ -213,10 +231,226 @@ class Berthd(Server):
     def kill(self):
         return self.stop(signal.SIGKILL)
 
-    def admin(self, *args):
-        """Runs `berthd admin ARGS --data DIR` and returns the CompletedProcess."""
+    def admin(self, *args, env=None):
+        """Runs `berthd admin ARGS --data DIR`, with `env` added to the
+        environment, and returns the CompletedProcess."""
         return subprocess.run([str(BERTHD), "admin", *args, "--data", str(self.data_dir)],
-                              capture_output=True, text=True, timeout=600, env=self.environment())
+                              capture_output=True, text=True, timeout=600,
+                              env=dict(self.environment(), **(env or {})))
+
+    # --- The store, read behind the server's back ----------------------------
+    # Each works on the embedded store here and on the cluster's in Cluster.
+
+    @property
+    def signing_key(self):
+        """The file of the key that signs registry tokens."""
+        return self.data_dir / "keys" / "token-signing.pem"
+
+    def query(self, sql, parameters=()):
+        """The rows of a read-only SQL query with ? placeholders."""
+        connection = sqlite3.connect(f"file:{self.data_dir / 'berth.db'}?mode=ro", uri=True, timeout=60)
+        try:
+            return [tuple(row) for row in connection.execute(sql, parameters).fetchall()]
+        finally:
+            connection.close()
+
+    def update(self, sql, parameters=()):
+        """Runs one SQL write with ? placeholders and commits it; returns the
+        number of rows it changed."""
+        connection = sqlite3.connect(self.data_dir / "berth.db", timeout=60)
+        try:
+            connection.execute("PRAGMA foreign_keys = ON")
+            with connection:
+                return connection.execute(sql, parameters).rowcount
+        finally:
+            connection.close()
+
+    def database_dump(self):
+        """Everything the metadata store holds, as bytes."""
+        return (self.data_dir / "berth.db").read_bytes()
+
+    def stored_blobs(self):
+        """The digests of every blob in the blob storage."""
+        found = set()
+        for directory, _, files in os.walk(self.data_dir / "blobs"):
+            algorithm = os.path.basename(os.path.dirname(directory))
+            found.update(f"{algorithm}:{name}" for name in files)
+        return found
+
+    def blob_stored(self, digest):
+        algorithm, hex_digest = digest.split(":", 1)
+        return (self.data_dir / "blobs" / algorithm / hex_digest[:2] / hex_digest).exists()
+
+    def stored_uploads(self):
+        """What the blob storage holds for unfinished uploads."""
+        return os.listdir(self.data_dir / "uploads")
+
+
+class Cluster(Berthd):
+    """Three berthd nodes behind HAProxy on PostgreSQL and radosgw, started
+    by scripts/cluster on the services of CLUSTER_SERVICES. Requests go
+    through HAProxy, and `env` contains BERTH_* settings for every node."""
+
+    def __init__(self, directory, env=None, services=None, schema=None, bucket=None):
+        """`services` is the env file of the services (default:
+        CLUSTER_SERVICES). `schema` and `bucket` name an existing schema and
+        bucket there. Without them the cluster makes its own."""
+        self.directory = Path(directory)
+        self.env = env
+        self.services = services or CLUSTER_SERVICES
+        self.schema = schema
+        self.bucket = bucket
+        self.args = []
+        self.process = None
+        self.settings = {}
+        self.startup_output = ""
+
+    def environment(self):
+        environment = {key: value for key, value in os.environ.items() if not key.startswith("BERTH_")}
+        environment.update(self.env or {})
+        return environment
+
+    def start(self):
+        arguments = [str(ROOT / "scripts" / "cluster"), "up", str(self.directory), "--services", str(self.services)]
+        if self.schema:
+            arguments += ["--schema", self.schema, "--bucket", self.bucket]
+        for name, value in (self.env or {}).items():
+            if not name.startswith("BERTH_"):
+                raise ValueError(f"the cluster passes only BERTH_* settings to its nodes, not {name}")
+            arguments += ["--env", f"{name}={value}"]
+        environment = dict(os.environ, BERTHD=str(BERTHD))
+        started = subprocess.run(arguments, capture_output=True, text=True, timeout=300, env=environment)
+        if started.returncode != 0:
+            raise RuntimeError(f"scripts/cluster up failed (exit {started.returncode}):\n"
+                               f"{started.stdout}{started.stderr}")
+        for line in (self.directory / "env").read_text().splitlines():
+            name, _, value = line.partition("=")
+            self.settings[name] = value
+        self.port = int(self.settings["CLUSTER_URL"].rsplit(":", 1)[1])
+        self.process = True
+        return self
+
+    @property
+    def api_key(self):
+        return Path(self.settings["CLUSTER_APIKEY_FILE"]).read_text().strip()
+
+    @property
+    def node_urls(self):
+        return [self.settings[f"CLUSTER_NODE{i}_URL"] for i in range(1, int(self.settings["CLUSTER_NODES"]) + 1)]
+
+    def node_logs(self):
+        """The text of each node's log."""
+        paths = sorted(self.directory.glob("node*/berthd.log"))
+        return [path.read_text(errors="replace") for path in paths]
+
+    def log_text(self):
+        return "".join(self.node_logs())
+
+    def log_mark(self):
+        return [len(text) for text in self.node_logs()]
+
+    def log_since(self, mark):
+        return "".join(text[start:] for text, start in zip(self.node_logs(), mark))
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.process is None:
+            return None
+        result = subprocess.run([str(ROOT / "scripts" / "cluster"), "down", str(self.directory)],
+                                capture_output=True, text=True, timeout=300)
+        self.process = None
+        return result.returncode
+
+    def kill(self):
+        raise NotImplementedError("use scripts/cluster kill-node to kill one node of a cluster")
+
+    def admin(self, *args, env=None):
+        """Runs `berthd admin ARGS` with node 1's configuration."""
+        return subprocess.run([str(BERTHD), "admin", *args, "--config", str(self.directory / "node1" / "config.yaml")],
+                              capture_output=True, text=True, timeout=600,
+                              env=dict(self.environment(), **(env or {})))
+
+    @property
+    def signing_key(self):
+        return self.directory / "token-signing.pem"
+
+    def connect_database(self):
+        import psycopg2  # only the cluster needs it; scripts/bootstrap installs it
+        connection = psycopg2.connect(self.settings["BERTH_TEST_POSTGRES"])
+        with connection.cursor() as cursor:
+            cursor.execute(f'SET search_path TO "{self.settings["CLUSTER_POSTGRES_SCHEMA"]}"')
+        return connection
+
+    def query(self, sql, parameters=()):
+        connection = self.connect_database()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql.replace("?", "%s"), parameters)
+                return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            connection.close()
+
+    def update(self, sql, parameters=()):
+        connection = self.connect_database()
+        try:
+            with connection, connection.cursor() as cursor:
+                cursor.execute(sql.replace("?", "%s"), parameters)
+                return cursor.rowcount
+        finally:
+            connection.close()
+
+    def database_dump(self):
+        completed = subprocess.run(["pg_dump", "--data-only", "--schema", self.settings["CLUSTER_POSTGRES_SCHEMA"],
+                                    self.settings["BERTH_TEST_POSTGRES"]],
+                                   capture_output=True, timeout=120, check=True)
+        return completed.stdout
+
+    def s3(self, method, path_and_query):
+        """Sends one signed request to the cluster's bucket with curl;
+        returns (HTTP status, body). The query must be canonical: keys
+        sorted, values %-encoded (REAL-S3.md)."""
+        completed = subprocess.run(
+            ["curl", "-s", *(["--head"] if method == "HEAD" else ["-X", method]), "-w", "\n%{http_code}",
+             "--aws-sigv4", f"aws:amz:{self.settings['BERTH_TEST_S3_REGION']}:s3",
+             "--user", f"{self.settings['BERTH_TEST_S3_ACCESS_KEY']}:{self.settings['BERTH_TEST_S3_SECRET_KEY']}",
+             "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+             f"{self.settings['BERTH_TEST_S3_ENDPOINT']}/{self.settings['CLUSTER_S3_BUCKET']}{path_and_query}"],
+            capture_output=True, timeout=120, check=True)
+        body, _, status = completed.stdout.rpartition(b"\n")
+        return int(status), body
+
+    def object_keys(self, prefix):
+        """Every key in the bucket that starts with `prefix`."""
+        keys = []
+        token = None
+        namespace = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
+        while True:
+            query = (f"continuation-token={quote(token, safe='-_.~')}&" if token else "") + \
+                f"list-type=2&prefix={quote(prefix, safe='-_.~')}"
+            status, body = self.s3("GET", f"?{query}")
+            if status != 200:
+                raise RuntimeError(f"listing {prefix} in the bucket failed with HTTP {status}: {body[:300]!r}")
+            root = ElementTree.fromstring(body)
+            keys += [element.text for element in root.findall("s3:Contents/s3:Key", namespace)]
+            if root.findtext("s3:IsTruncated", namespaces=namespace) != "true":
+                return keys
+            token = root.findtext("s3:NextContinuationToken", namespaces=namespace)
+
+    def stored_blobs(self):
+        found = set()
+        for key in self.object_keys("blobs/"):
+            _, algorithm, _, hex_digest = key.split("/")
+            found.add(f"{algorithm}:{hex_digest}")
+        return found
+
+    def blob_stored(self, digest):
+        algorithm, hex_digest = digest.split(":", 1)
+        status, body = self.s3("HEAD", f"/blobs/{algorithm}/{hex_digest[:2]}/{hex_digest}")
+        if status not in (200, 404):
+            raise RuntimeError(f"HEAD of blob {digest} in the bucket returned HTTP {status}")
+        return status == 200
+
+    def stored_uploads(self):
+        return self.object_keys("uploads/")
 
 
 class DockerRegistry(Server):
@@ -262,8 +496,15 @@ health:
             self.process = None
 
 
+def embedded_only(reason):
+    """Skips a test class or method in cluster mode: it starts its own
+    berthd on the embedded store, so running it again adds nothing."""
+    return unittest.skipIf(CLUSTER_SERVICES, f"embedded store only: {reason}")
+
+
 class BerthdTestCase(unittest.TestCase):
-    """Starts one berthd for the test class on a fresh data directory."""
+    """Starts one berthd for the test class on a fresh data directory, or a
+    cluster when CLUSTER_SERVICES is set."""
 
     berthd_args = ()
     # BERTH_* settings for berthd's environment, such as {"BERTH_MESSAGES": "..."}.
@@ -273,7 +514,12 @@ class BerthdTestCase(unittest.TestCase):
     def setUpClass(cls):
         cls.workdir = Path(tempfile.mkdtemp(prefix="berth-test-"))
         try:
-            cls.berthd = Berthd(cls.workdir / "data", args=cls.berthd_args, env=cls.berthd_env).start()
+            if CLUSTER_SERVICES and cls.berthd_args:
+                raise ValueError(f"{cls.__name__} passes command-line arguments, which a cluster's nodes do not take")
+            if CLUSTER_SERVICES:
+                cls.berthd = Cluster(cls.workdir / "cluster", env=cls.berthd_env).start()
+            else:
+                cls.berthd = Berthd(cls.workdir / "data", args=cls.berthd_args, env=cls.berthd_env).start()
         except Exception:
             shutil.rmtree(cls.workdir, ignore_errors=True)
             raise

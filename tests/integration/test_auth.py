@@ -12,7 +12,7 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import Berthd, BerthdTestCase, push_blob, push_image, sha256_digest
+from harness import Berthd, BerthdTestCase, embedded_only, push_blob, push_image, sha256_digest
 
 DENIED_MESSAGE = "You are not authorized to access the specified resource."
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -266,7 +266,7 @@ class ForgedTokenTest(AuthTestCase):
         super().setUpClass()
         cls.berthd.create_namespace("forged")
         push_image(cls.berthd, "forged/app", "v1")
-        cls.signing_key = cls.berthd.data_dir / "keys" / "token-signing.pem"
+        cls.signing_key = cls.berthd.signing_key
         cls.other_key_file = cls.workdir / "other.pem"
         subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
                         "-out", str(cls.other_key_file)], check=True, capture_output=True)
@@ -363,7 +363,7 @@ class RevocationTest(AuthTestCase):
         self.assertEqual(listing.status, 200)
         self.assertNotIn(key, listing.body.decode())
         self.assertNotIn("apikey", listing.json()[0])
-        stored = (self.berthd.data_dir / "berth.db").read_bytes()
+        stored = self.berthd.database_dump()
         self.assertNotIn(key.encode(), stored)
 
 
@@ -688,6 +688,7 @@ class AuditLogTest(AuthTestCase):
             self.assertNotIn(secret, log)
 
 
+@embedded_only("edits the SQLite file of a stopped berthd")
 class AdoptionTest(unittest.TestCase):
     def test_images_from_before_accounts_adopted(self):
         """A data directory whose repositories have no namespace rows (as
@@ -718,6 +719,7 @@ class AdoptionTest(unittest.TestCase):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+@embedded_only("restarts one berthd with new key files; a cluster's nodes share theirs through the configuration")
 class SigningKeyTest(unittest.TestCase):
     def setUp(self):
         self.workdir = Path(tempfile.mkdtemp(prefix="berth-keys-"))
@@ -785,6 +787,7 @@ class SigningKeyTest(unittest.TestCase):
         self.assertIn("missing.pem", str(failure.exception))
 
 
+@embedded_only("counts failed logins in one process")
 class LoginLimitTest(unittest.TestCase):
     def test_failed_logins_are_limited(self):
         workdir = Path(tempfile.mkdtemp(prefix="berth-limit-"))

@@ -266,11 +266,11 @@ class ClientTestCase(BerthdTestCase):
     def assert_login_rejected(self, result, log_start):
         """Check that a client's login failed and that berthd rejected it with 401.
 
-        `log_start` is the length of berthd's log before the login, so only the login's lines count.
+        `log_start` is berthd's log_mark() before the login, so only the login's lines count.
         """
         self.assertNotEqual(result.returncode, 0,
                             f"login with a wrong API key succeeded:\n{output_tail(result.stdout)}")
-        lines = self.berthd.log_text()[log_start:].splitlines()
+        lines = self.berthd.log_since(log_start).splitlines()
         report = "berthd log during the login:\n" + "\n".join(lines)
         self.assertFalse(any("event=login_succeeded" in line for line in lines), report)
         # Clients probe /v2/ without credentials first, which also gets 401, so only the
@@ -397,7 +397,7 @@ class SkopeoTest(ClientTestCase):
         """skopeo login -u iamapikey -p KEY fails with a wrong key and succeeds with the right one."""
         auth_file = self.workdir / "skopeo-login.json"
         login = ["skopeo", "login", "--tls-verify=false", "--authfile", auth_file, "-u", "iamapikey"]
-        log_start = len(self.berthd.log_text())
+        log_start = self.berthd.log_mark()
         wrong = self.try_client(*login, "-p", self.wrong_api_key(), self.berthd.address)
         self.assert_login_rejected(wrong, log_start)
         self.assertNotIn(self.berthd.address, saved_logins(auth_file))
@@ -590,7 +590,7 @@ class PodmanTest(ClientTestCase):
         """podman login -u iamapikey -p KEY fails with a wrong key and succeeds with the right one."""
         auth_file = self.workdir / "podman-login.json"
         login = [*self.podman_command, "login", "--tls-verify=false", "--authfile", auth_file, "-u", "iamapikey"]
-        log_start = len(self.berthd.log_text())
+        log_start = self.berthd.log_mark()
         wrong = self.try_client(*login, "-p", self.wrong_api_key(), self.berthd.address)
         self.assert_login_rejected(wrong, log_start)
         self.assertNotIn(self.berthd.address, saved_logins(auth_file))
@@ -944,7 +944,7 @@ class DockerEngineTest(ClientTestCase):
         docker_config.mkdir()
         env = dict(self.docker_env, DOCKER_CONFIG=str(docker_config))
         login = ["docker", "login", "-u", "iamapikey"]
-        log_start = len(self.berthd.log_text())
+        log_start = self.berthd.log_mark()
         wrong = run_command([*login, "-p", self.wrong_api_key(), self.berthd.address], env=env)
         self.assert_login_rejected(wrong, log_start)
         # dockerd passes on the registry's UNAUTHORIZED error.

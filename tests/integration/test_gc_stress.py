@@ -24,11 +24,9 @@ linking it until a collection has run, with an LD_PRELOAD library.
 import collections
 import hashlib
 import json
-import os
 import random
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -38,7 +36,7 @@ import unittest
 from pathlib import Path
 from urllib.parse import quote
 
-from harness import BERTHD, Berthd, BerthdTestCase, image_manifest, push_blob, sha256_digest
+from harness import BERTHD, Berthd, BerthdTestCase, embedded_only, image_manifest, push_blob, sha256_digest
 
 GRACE_SECONDS = 2
 CLIENTS = 16
@@ -436,18 +434,13 @@ class GcStressTest(BerthdTestCase):
             batch, self.pending_expiry = self.pending_expiry, []
         if not batch:
             return
-        connection = sqlite3.connect(self.berthd.data_dir / "berth.db", timeout=60)
-        try:
-            with connection:
-                for repository, digest in batch:
-                    cursor = connection.execute(
-                        "UPDATE trash SET trashed_at = trashed_at - ? WHERE digest = ? AND "
-                        "repository_id = (SELECT id FROM repositories WHERE name = ?)",
-                        (TRASH_AGE_SECONDS, digest, repository))
-                    if cursor.rowcount != 1:
-                        raise AssertionError(f"{repository}@{digest} is not in the trash after its delete")
-        finally:
-            connection.close()
+        for repository, digest in batch:
+            changed = self.berthd.update(
+                "UPDATE trash SET trashed_at = trashed_at - ? WHERE digest = ? AND "
+                "repository_id = (SELECT id FROM repositories WHERE name = ?)",
+                (TRASH_AGE_SECONDS, digest, repository))
+            if changed != 1:
+                raise AssertionError(f"{repository}@{digest} is not in the trash after its delete")
         counts = self.admin("job-run", "trash-expiry")
         self.count("trash entries expired by admin job-run", counts["entries_removed"])
 
@@ -458,20 +451,6 @@ class GcStressTest(BerthdTestCase):
         self.expire_pending()
 
     # --- Final state ----------------------------------------------------------
-
-    def stored_blob_files(self):
-        found = set()
-        for directory, _, files in os.walk(self.berthd.data_dir / "blobs"):
-            algorithm = os.path.basename(os.path.dirname(directory))
-            found.update(f"{algorithm}:{name}" for name in files)
-        return found
-
-    def query_database(self, sql):
-        connection = sqlite3.connect(f"file:{self.berthd.data_dir / 'berth.db'}?mode=ro", uri=True, timeout=60)
-        try:
-            return connection.execute(sql).fetchall()
-        finally:
-            connection.close()
 
     def pull_all(self, images):
         queue = list(images)
@@ -550,16 +529,16 @@ class GcStressTest(BerthdTestCase):
         self.assertGreater(len(self.scheduler_gc_results()), 0)
         self.assertGreater(self.counts["admin gc runs"], 0)
 
-        files = self.stored_blob_files()
+        files = self.berthd.stored_blobs()
         self.assertEqual(files & garbage, set(), "blobs of expired images are still stored")
         self.assertEqual(kept_blobs - files, set(), "blobs of live or trashed images are missing")
         self.assertEqual(files - kept_blobs, set(), "blobs that no image uses are still stored")
-        records = {digest for (digest,) in self.query_database("SELECT digest FROM blobs")}
+        records = {digest for (digest,) in self.berthd.query("SELECT digest FROM blobs")}
         self.assertEqual(records, kept_blobs)
-        in_trash = set(self.query_database(
+        in_trash = set(self.berthd.query(
             "SELECT r.name, t.digest FROM trash t JOIN repositories r ON r.id = t.repository_id"))
         self.assertEqual(in_trash, {(image.repository, image.digest) for image in trashed})
-        self.assertEqual(os.listdir(self.berthd.data_dir / "uploads"), [])
+        self.assertEqual(self.berthd.stored_uploads(), [])
 
         verify = self.berthd.admin("verify", "--deep")
         self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
@@ -606,6 +585,7 @@ def blobs_with_prefix(prefix, count):
     return found
 
 
+@embedded_only("holds the filesystem driver's directory fsync, which S3 storage does not make")
 class SlowCommitTest(unittest.TestCase):
     """Uploads whose link comes after the grace period, because the fsync
     between moving the data into place and linking it is held, while a

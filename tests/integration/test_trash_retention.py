@@ -9,14 +9,12 @@ job get a berthd of their own, because both act on the whole store.
 """
 
 import json
-import sqlite3
-import subprocess
 import time
 import unittest
 import urllib.parse
 from dataclasses import dataclass, field
 
-from harness import BERTHD, BerthdTestCase, image_manifest, push_blob, sha256_digest
+from harness import BerthdTestCase, image_manifest, push_blob, sha256_digest
 from test_cli import CliTestCase
 
 DAY = 86400
@@ -150,21 +148,14 @@ class LifecycleApi:
 
     def move_trashed_at_back(self, image, seconds):
         """Make the trash entry of `image` (a Pushed) look `seconds` older."""
-        connection = sqlite3.connect(self.berthd.data_dir / "berth.db", timeout=30)
-        try:
-            with connection:
-                cursor = connection.execute(
-                    "UPDATE trash SET trashed_at = trashed_at - ? WHERE digest = ? AND repository_id = "
-                    "(SELECT id FROM repositories WHERE name = ?)", (seconds, image.digest, image.repository))
-            self.assertEqual(cursor.rowcount, 1, f"no trash entry for {image.by_digest}")
-        finally:
-            connection.close()
+        changed = self.berthd.update(
+            "UPDATE trash SET trashed_at = trashed_at - ? WHERE digest = ? AND repository_id = "
+            "(SELECT id FROM repositories WHERE name = ?)", (seconds, image.digest, image.repository))
+        self.assertEqual(changed, 1, f"no trash entry for {image.by_digest}")
 
     def admin(self, *args, env=None):
-        """Run `berthd admin ARGS` on the class's data directory; returns its standard output."""
-        environment = dict(self.berthd.environment(), **(env or {}))
-        result = subprocess.run([str(BERTHD), "admin", *args, "--data", str(self.berthd.data_dir)],
-                                capture_output=True, text=True, timeout=120, env=environment)
+        """Run `berthd admin ARGS` on the class's store; returns its standard output."""
+        result = self.berthd.admin(*args, env=env)
         self.assertEqual(result.returncode, 0, f"berthd admin {' '.join(args)}:\n{result.stdout}{result.stderr}")
         return result.stdout
 
@@ -425,8 +416,7 @@ class TrashExpiry(LifecycleApi, BerthdTestCase):
     """Expiry and garbage collection, on a berthd of their own."""
 
     def blob_exists(self, digest):
-        hex_digest = digest.split(":", 1)[1]
-        return (self.berthd.data_dir / "blobs" / "sha256" / hex_digest[:2] / hex_digest).exists()
+        return self.berthd.blob_stored(digest)
 
     def test_expiry_then_gc_frees_blobs(self):
         self.berthd.create_namespace("expiry")
@@ -436,7 +426,7 @@ class TrashExpiry(LifecycleApi, BerthdTestCase):
         young = push_dated(self.berthd, "expiry/young", "2024-01-01T00:00:00Z", ["v1"], [b"young layer"])
         config, only_expired, shared = expired.blobs
         for blob in (*expired.blobs, *live.blobs, *young.blobs):
-            self.assertTrue(self.blob_exists(blob), f"no file for blob {blob} in {self.berthd.data_dir}")
+            self.assertTrue(self.blob_exists(blob), f"blob {blob} is not stored")
         self.assertEqual(self.delete_image("expiry/expired:v1").status, 200)
         self.assertEqual(self.delete_image("expiry/young:v1").status, 200)
         # The blobs must be older than the collection time, which has whole seconds.
@@ -614,13 +604,8 @@ class Retention(RetentionTestCase):
         self.assertEqual(policy["images_per_repo"], -1)
         self.assertFalse(policy["retain_untagged"])
         self.assertEqual(self.api_json("GET", "/api/v1/retentions")["nopolicy"]["images_per_repo"], -1)
-        connection = sqlite3.connect(self.berthd.data_dir / "berth.db", timeout=30)
-        try:
-            rows = connection.execute(
-                "SELECT count(*) FROM retention_policies WHERE namespace_name = 'nopolicy'").fetchone()
-        finally:
-            connection.close()
-        self.assertEqual(rows[0], 0)
+        rows = self.berthd.query("SELECT count(*) FROM retention_policies WHERE namespace_name = 'nopolicy'")
+        self.assertEqual(rows[0][0], 0)
 
     def test_policies_listed_for_every_namespace(self):
         policies = self.api_json("GET", "/api/v1/retentions")
