@@ -14,12 +14,14 @@ tests/support/services.h. The first run is killed with SIGKILL while it
 copies the blobs, a second run continues and finishes, and a third finds
 the complete copy and only verifies it.
 
-A berthd on the new backends then has to serve every image back byte for
-byte, accept both migrated API keys, and report the same trash, quotas,
-retention policy and image list as the embedded one did.
+A three-node cluster behind HAProxy (scripts/cluster) on the new schema
+and bucket then has to serve every image back byte for byte, accept both
+migrated API keys, and report the same trash, quotas, retention policy and
+image list as the embedded one did.
 """
 
 import base64
+import http.client
 import json
 import os
 import re
@@ -34,7 +36,7 @@ import urllib.parse
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from harness import BERTHD, Berthd, image_manifest, push_blob, sha256_digest
+from harness import BERTHD, Berthd, Cluster, image_manifest, push_blob, sha256_digest
 from test_clients import OciLayout, check_command, content_digests, fixture, require_tools
 
 SERVICE_SETTINGS = ("BERTH_TEST_POSTGRES", "BERTH_TEST_S3_ENDPOINT", "BERTH_TEST_S3_REGION",
@@ -99,6 +101,19 @@ class MigratedBerthd(Berthd):
 
     def __init__(self, data_dir, api_key, args):
         super().__init__(data_dir, args=args)
+        self.source_api_key = api_key
+
+    @property
+    def api_key(self):
+        return self.source_api_key
+
+
+class MigratedCluster(Cluster):
+    """A cluster on migrated backends, where no node created an initial
+    API key, so its requests use the source's."""
+
+    def __init__(self, directory, api_key, services, schema, bucket):
+        super().__init__(directory, services=services, schema=schema, bucket=bucket)
         self.source_api_key = api_key
 
     @property
@@ -174,7 +189,7 @@ class MigrateStorageTest(unittest.TestCase):
         cls.foreign_schema = f"migrate_foreign_{suffix}"
         cls.bucket = S3Bucket(cls.services, f"berth-migrate-{suffix}")
         cls.foreign_bucket = S3Bucket(cls.services, f"berth-migrate-foreign-{suffix}")
-        cls.node = None
+        cls.cluster = None
         cls.client_env = dict(os.environ, TMPDIR=str(cls.workdir), REGISTRY_AUTH_FILE=str(cls.workdir / "auth.json"))
         try:
             cls.populate_source()
@@ -191,16 +206,16 @@ class MigrateStorageTest(unittest.TestCase):
             if cls.second_run.returncode != 0:
                 raise AssertionError("migrate-storage failed after the killed run:\n"
                                      f"{cls.second_run.stdout}\n{cls.second_run.stderr}")
-            cls.node = cls.start_node(cls.config, "node")
-            cls.target_views = cls.capture_views(cls.node)
+            cls.cluster = cls.start_cluster()
+            cls.target_views = cls.capture_views(cls.cluster)
         except BaseException:
             cls.tearDownClass()
             raise
 
     @classmethod
     def tearDownClass(cls):
-        if cls.node is not None:
-            cls.node.stop()
+        if cls.cluster is not None:
+            cls.cluster.stop()
         for bucket in (cls.bucket, cls.foreign_bucket):
             try:
                 bucket.remove()
@@ -367,6 +382,14 @@ class MigrateStorageTest(unittest.TestCase):
         return check_command(["psql", "-qtA", cls.services["BERTH_TEST_POSTGRES"], "-c", query]).decode().strip()
 
     @classmethod
+    def start_cluster(cls):
+        """Three nodes behind HAProxy on the migrated schema and bucket."""
+        services = cls.workdir / "services.env"
+        services.write_text("".join(f"{name}={value}\n" for name, value in cls.services.items()))
+        return MigratedCluster(cls.workdir / "cluster", cls.default_key, services, cls.schema,
+                               cls.bucket.name).start()
+
+    @classmethod
     def start_node(cls, config, name):
         return MigratedBerthd(cls.workdir / name, cls.default_key, ["--config", str(config)]).start()
 
@@ -430,7 +453,7 @@ class MigrateStorageTest(unittest.TestCase):
                 pulled.path.parent.mkdir(exist_ok=True)
                 check_command(["skopeo", "copy", "--quiet", *(["--all"] if copy_all else []),
                                "--src-tls-verify=false", "--src-creds", f"iamapikey:{self.default_key}",
-                               f"docker://{self.node.address}/{repository}:{target_tag}",
+                               f"docker://{self.cluster.address}/{repository}:{target_tag}",
                                f"oci:{pulled.path}:{tag}"], env=self.client_env)
                 digest = layout.manifest_digest(tag)
                 self.assertEqual(pulled.manifest_digest(tag), digest)
@@ -439,13 +462,30 @@ class MigrateStorageTest(unittest.TestCase):
                 for item in reachable:
                     self.assertEqual(pulled.read_blob(item), layout.read_blob(item), item)
 
+    def test_every_node_serves_the_copy(self):
+        expected = fixture("busybox").manifest_digest("latest")
+        for url in self.cluster.node_urls:
+            with self.subTest(node=url):
+                host, port = url.removeprefix("http://").rsplit(":", 1)
+                node = http.client.HTTPConnection(host, int(port), timeout=60)
+                try:
+                    node.request("GET", "/v2/migrate/busybox/manifests/latest",
+                                 headers={"Authorization": basic_auth(self.default_key),
+                                          "Accept": "application/vnd.oci.image.manifest.v1+json"})
+                    response = node.getresponse()
+                    body = response.read()
+                finally:
+                    node.close()
+                self.assertEqual(response.status, 200, body[:300])
+                self.assertEqual(sha256_digest(body), expected)
+
     def test_tag_and_large_image_served(self):
-        response = self.node.request("GET", "/v2/migrate/busybox/manifests/stable",
+        response = self.cluster.request("GET", "/v2/migrate/busybox/manifests/stable",
                                      headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
         self.assertEqual(response.status, 200, response)
         self.assertEqual(sha256_digest(response.body), fixture("busybox").manifest_digest("latest"))
 
-        response = self.node.request("GET", f"/v2/migrate/large/blobs/{self.large_layer_digest}", timeout=600)
+        response = self.cluster.request("GET", f"/v2/migrate/large/blobs/{self.large_layer_digest}", timeout=600)
         self.assertEqual(response.status, 200, response.status)
         self.assertEqual(len(response.body), LARGE_LAYER_BYTES)
         self.assertEqual(sha256_digest(response.body), self.large_layer_digest)
@@ -456,12 +496,12 @@ class MigrateStorageTest(unittest.TestCase):
         children, _ = content_digests(index)
         for child in children:
             with self.subTest(child=child):
-                response = self.node.request("GET", f"/v2/migrate/multi/manifests/{child}",
+                response = self.cluster.request("GET", f"/v2/migrate/multi/manifests/{child}",
                                              headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
                 self.assertEqual(response.status, 200, response)
                 self.assertEqual(response.body, layout.read_blob(child))
         busybox = fixture("busybox").manifest_digest("latest")
-        response = self.node.request("GET", f"/v2/migrate/artifact/referrers/{busybox}")
+        response = self.cluster.request("GET", f"/v2/migrate/artifact/referrers/{busybox}")
         self.assertEqual(response.status, 200, response)
         referrers = [entry["digest"] for entry in response.json()["manifests"]]
         self.assertEqual(referrers, [fixture("artifact").manifest_digest("sbom")])
@@ -471,12 +511,12 @@ class MigrateStorageTest(unittest.TestCase):
             with self.subTest(account=name):
                 auth_file = self.workdir / f"login-{name}.json"
                 check_command(["skopeo", "login", "--tls-verify=false", "--authfile", str(auth_file),
-                               "-u", "iamapikey", "--password-stdin", self.node.address],
+                               "-u", "iamapikey", "--password-stdin", self.cluster.address],
                               env=self.client_env, input=key.encode())
-                response = self.node.request("GET", "/api/v1/account", headers={"Authorization": basic_auth(key)})
+                response = self.cluster.request("GET", "/api/v1/account", headers={"Authorization": basic_auth(key)})
                 self.assertEqual(response.status, 200, response)
                 self.assertEqual(response.json()["account"]["name"], name)
-        response = self.node.request("GET", "/api/v1/account", headers={"Authorization": basic_auth("x" * 40)})
+        response = self.cluster.request("GET", "/api/v1/account", headers={"Authorization": basic_auth("x" * 40)})
         self.assertEqual(response.status, 401, response)
 
     def test_account_views_equal_source(self):
