@@ -101,11 +101,14 @@ void CachedStore::apply(const Invalidation& invalidation) {
 }
 
 std::uint64_t CachedStore::access_generation() {
+  // A store that counts changes itself (PostgreSQL) is exact. Both numbers
+  // only grow, so their sum changes whenever either does.
+  std::uint64_t stored = inner_.access_generation();
   std::lock_guard<std::mutex> lock(mutex_);
   // While invalidations may be lost, no access record read earlier can be
   // trusted, so each call returns a number that no entry was cached with.
   if (!receiving_) ++access_generation_;
-  return access_generation_;
+  return stored + access_generation_;
 }
 
 void CachedStore::set_receiving(bool receiving) {

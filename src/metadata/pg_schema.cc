@@ -419,6 +419,34 @@ CREATE TRIGGER tags_added_queue_inventory AFTER INSERT ON tags
 CREATE TRIGGER tags_moved_queue_inventory AFTER UPDATE OF manifest_id ON tags
   FOR EACH ROW WHEN (NEW.manifest_id <> OLD.manifest_id) EXECUTE FUNCTION berth_tags_queue_inventory();
 )sql",
+
+    // 2: a counter that every change to API keys, identities, policies and
+    // namespaces raises in its own transaction. Nodes keep those records in
+    // memory only while it stays the same (MetadataStore::access_generation),
+    // so a deleted key fails on every node from the next request on, without
+    // waiting for a notification. Recording a key's last use changes nothing
+    // that is cached, so updates of api_keys do not count.
+    R"sql(
+CREATE TABLE access_changes (
+  singleton BOOLEAN PRIMARY KEY DEFAULT true CHECK (singleton),
+  generation BIGINT NOT NULL
+);
+INSERT INTO access_changes (generation) VALUES (0);
+
+CREATE FUNCTION berth_access_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE access_changes SET generation = generation + 1;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER api_keys_access_changed AFTER INSERT OR DELETE ON api_keys
+  FOR EACH STATEMENT EXECUTE FUNCTION berth_access_changed();
+CREATE TRIGGER identities_access_changed AFTER INSERT OR UPDATE OR DELETE ON identities
+  FOR EACH STATEMENT EXECUTE FUNCTION berth_access_changed();
+CREATE TRIGGER policies_access_changed AFTER INSERT OR UPDATE OR DELETE ON policies
+  FOR EACH STATEMENT EXECUTE FUNCTION berth_access_changed();
+CREATE TRIGGER namespaces_access_changed AFTER INSERT OR UPDATE OR DELETE ON namespaces
+  FOR EACH STATEMENT EXECUTE FUNCTION berth_access_changed();
+)sql",
 };
 
 }  // namespace

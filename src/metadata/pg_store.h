@@ -104,6 +104,9 @@ class PgStore final : public MetadataStore {
   std::vector<ApiKeyRecord> list_api_keys(const std::string& account_id) override;
   bool delete_api_key(const std::string& id) override;
   void touch_api_key(const std::string& id, std::int64_t used_at) override;
+  // The counter of migration 2, which every access change raises in its
+  // own transaction.
+  std::uint64_t access_generation() override;
 
   bool create_policy(const PolicyRecord& policy) override;
   std::vector<PolicyRecord> list_policies(const std::string& account_id) override;

@@ -274,6 +274,17 @@ bool PgStore::delete_api_key(const std::string& id) {
   });
 }
 
+std::uint64_t PgStore::access_generation() {
+  return read([&](PgConnection& connection) -> std::uint64_t {
+    auto query = connection.prepare("SELECT generation FROM access_changes");
+    if (!query.step()) {
+      throw InternalError(
+          "the table access_changes has no row, although schema migration 2 inserts one; it was deleted outside berthd");
+    }
+    return static_cast<std::uint64_t>(query.column_int(0));
+  });
+}
+
 void PgStore::touch_api_key(const std::string& id, std::int64_t used_at) {
   write([&](PgConnection& connection) {
     // Never moves the time back, so a request that finishes late does not

@@ -172,6 +172,33 @@ TEST_P(CacheInvalidation, DeletionsSeenByOtherNode) {
   EXPECT_TRUE(eventually([&] { return tagged(second, "team/other", "latest") == "none"; }));
 }
 
+TEST_P(CacheInvalidation, AccessChangeSeenAtOnceByOtherNode) {
+  Node& node = start_node("node");
+  PgStore& store = behind();
+  ASSERT_TRUE(store.create_account({.id = "acct", .name = "acme", .created_at = 1}));
+  ASSERT_TRUE(store.create_identity({.id = "user", .account_id = "acct", .kind = IdentityKind::kUser, .name = "u"}));
+  ASSERT_TRUE(store.create_api_key({.id = "key", .identity_id = "user", .account_id = "acct", .secret_hash = "h"}));
+  std::uint64_t before = node.cache->access_generation();
+
+  // Recording a key's use changes nothing a node caches.
+  store.touch_api_key("key", 100);
+  EXPECT_EQ(node.cache->access_generation(), before);
+
+  // A write that sends no notification still changes the generation in
+  // its own transaction, so the node reads the new one without waiting.
+  ASSERT_TRUE(store.delete_api_key("key"));
+  std::uint64_t after_delete = node.cache->access_generation();
+  EXPECT_NE(after_delete, before);
+  ASSERT_TRUE(store.create_policy({.id = "p", .account_id = "acct", .identity_id = "user", .role = "Reader"}));
+  std::uint64_t after_policy = node.cache->access_generation();
+  EXPECT_NE(after_policy, after_delete);
+  ASSERT_EQ(store.create_namespace({.name = "team", .account_id = "acct"}, 100), CreateNamespaceResult::kCreated);
+  std::uint64_t after_namespace = node.cache->access_generation();
+  EXPECT_NE(after_namespace, after_policy);
+  ASSERT_TRUE(store.set_namespace_public("team", true));
+  EXPECT_NE(node.cache->access_generation(), after_namespace);
+}
+
 TEST_P(CacheInvalidation, ListenerReconnects) {
   Node& first = start_node("first");
   Node& second = start_node("second");
