@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <thread>
 
 namespace berth::lifecycle {
 
@@ -17,6 +20,62 @@ constexpr std::int64_t kTickSeconds = 5;
 // How long a job that failed, or whose lease another node held, waits
 // before the next attempt.
 constexpr std::int64_t kRetrySeconds = 60;
+
+// Renews a job's lease every third of its length from a thread of its own
+// until destroyed, so that a run that outlasts one lease keeps the job
+// from starting on another node.
+class LeaseRenewal {
+ public:
+  LeaseRenewal(metadata::MetadataStore& metadata, std::string job, std::string holder, std::int64_t lease_seconds)
+      : metadata_(metadata), job_(std::move(job)), holder_(std::move(holder)), lease_seconds_(lease_seconds) {
+    thread_ = std::thread([this] { loop(); });
+  }
+
+  ~LeaseRenewal() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  LeaseRenewal(const LeaseRenewal&) = delete;
+  LeaseRenewal& operator=(const LeaseRenewal&) = delete;
+
+ private:
+  void loop() {
+    auto period = std::chrono::seconds(std::max<std::int64_t>(1, lease_seconds_ / 3));
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (wake_.wait_for(lock, period, [this] { return stopping_; })) return;
+      }
+      try {
+        std::int64_t now = core::unix_now();
+        if (!metadata_.acquire_lease(job_, holder_, now, now + lease_seconds_)) {
+          // Only after the lease expired unrenewed, such as while the
+          // database was unreachable for longer than a lease.
+          spdlog::error("job_lease_lost job={} holder={} effect=another_node_may_run_it_at_the_same_time", job_,
+                        holder_);
+          return;
+        }
+      } catch (const std::exception& error) {
+        // The next attempt may succeed while the lease lasts.
+        spdlog::warn("job_lease_renewal_failed job={} error={}", job_, error.what());
+      }
+    }
+  }
+
+  metadata::MetadataStore& metadata_;
+  std::string job_;
+  std::string holder_;
+  std::int64_t lease_seconds_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -57,7 +116,11 @@ JobResult Scheduler::run_job(const JobSpec& job) {
   }
   JobResult result;
   try {
-    nlohmann::json counts = job.run(started);
+    nlohmann::json counts;
+    {
+      LeaseRenewal renewal(metadata_, job.name, holder_, lease_seconds_);
+      counts = job.run(started);
+    }
     metadata::JobRun run{.job = job.name,
                          .holder = holder_,
                          .started_at = started,

@@ -1,8 +1,11 @@
 // Runs the background jobs (garbage collection, upload purge, trash
 // expiry, retention) on one thread. Before each run a job takes a lease in
 // the metadata store, so that nodes sharing one store run each job on one
-// node at a time. The last run is recorded there too, so a node started
-// later does not repeat a job that another node just ran.
+// node at a time. The lease is renewed while the job runs, so a run that
+// takes longer than jobs.lease_seconds keeps it, while a node that dies
+// mid-run frees it within that time. The last run is recorded there too,
+// so a node started later does not repeat a job that another node just
+// ran.
 #pragma once
 
 #include "metadata/metadata_store.h"
