@@ -230,48 +230,55 @@ TEST_F(AccessControlTest, CachedPrincipalUntilForgotten) {
 
 // Two nodes on one database: node one reads through a cache, and node
 // two's writes reach it as invalidations, as PostgreSQL NOTIFY delivers them.
-TEST(AccessControlAcrossNodes, AccessInvalidationDropsCachedEntries) {
-  test_support::TempDirectory directory;
-  metadata::SqliteOptions options{.path = (directory.path() / "berth.db").string()};
-  metadata::CachedStore node_one(std::make_unique<metadata::SqliteStore>(options), 1 << 20, std::chrono::hours(1));
-  metadata::SqliteStore node_two(options);
-  Tenants tenants(node_two);
-  std::string account = tenants.create_account("acme", "standard", kAdmin).id;
-  tenants.create_namespace(account, "acme-ns", kAdmin);
-  IdentityRecord identity = tenants.create_identity(account, IdentityKind::kUser, "writer", "", kAdmin);
-  tenants.create_policy(identity, "Writer", "", kAdmin);
-  CreatedApiKey key = tenants.create_api_key(identity, "writer-key", "", kAdmin);
-  AccessControl access(node_one);
-  ASSERT_TRUE(access.principal_for_api_key(key.secret, /*allow_cached=*/true).has_value());
-  ASSERT_TRUE(access.find_namespace("acme-ns").has_value());
+class AccessControlAcrossNodes : public ::testing::Test {
+ protected:
+  AccessControlAcrossNodes()
+      : node_one_(std::make_unique<metadata::SqliteStore>(options()), 1 << 20, std::chrono::hours(1)),
+        node_two_(options()),
+        tenants_(node_two_),
+        access_(node_one_) {
+    account_ = tenants_.create_account("acme", "standard", kAdmin).id;
+    tenants_.create_namespace(account_, "acme-ns", kAdmin);
+  }
 
-  tenants.delete_api_key(key.record, kAdmin);
-  tenants.delete_namespace(account, "acme-ns", kAdmin);
+  metadata::SqliteOptions options() const {
+    return metadata::SqliteOptions{.path = (directory_.path() / "berth.db").string()};
+  }
+
+  test_support::TempDirectory directory_;
+  metadata::CachedStore node_one_;
+  metadata::SqliteStore node_two_;
+  Tenants tenants_;
+  AccessControl access_;  // on node one
+  std::string account_;
+};
+
+TEST_F(AccessControlAcrossNodes, AccessInvalidationDropsCachedEntries) {
+  IdentityRecord identity = tenants_.create_identity(account_, IdentityKind::kUser, "writer", "", kAdmin);
+  tenants_.create_policy(identity, "Writer", "", kAdmin);
+  CreatedApiKey key = tenants_.create_api_key(identity, "writer-key", "", kAdmin);
+  ASSERT_TRUE(access_.principal_for_api_key(key.secret, /*allow_cached=*/true).has_value());
+  ASSERT_TRUE(access_.find_namespace("acme-ns").has_value());
+
+  tenants_.delete_api_key(key.record, kAdmin);
+  tenants_.delete_namespace(account_, "acme-ns", kAdmin);
   // Without the invalidation, node one still uses what it read.
-  ASSERT_TRUE(access.principal_for_api_key(key.secret, /*allow_cached=*/true).has_value());
-  ASSERT_TRUE(access.find_namespace("acme-ns").has_value());
+  ASSERT_TRUE(access_.principal_for_api_key(key.secret, /*allow_cached=*/true).has_value());
+  ASSERT_TRUE(access_.find_namespace("acme-ns").has_value());
 
-  node_one.apply({.scope = metadata::Invalidation::Scope::kAccess});
+  node_one_.apply({.scope = metadata::Invalidation::Scope::kAccess});
 
-  EXPECT_EQ(access.principal_for_api_key(key.secret, /*allow_cached=*/true), std::nullopt);
-  EXPECT_EQ(access.find_namespace("acme-ns"), std::nullopt);
+  EXPECT_EQ(access_.principal_for_api_key(key.secret, /*allow_cached=*/true), std::nullopt);
+  EXPECT_EQ(access_.find_namespace("acme-ns"), std::nullopt);
 }
 
-TEST(AccessControlAcrossNodes, NothingCachedWhileInvalidationsMayBeLost) {
-  test_support::TempDirectory directory;
-  metadata::SqliteOptions options{.path = (directory.path() / "berth.db").string()};
-  metadata::CachedStore node_one(std::make_unique<metadata::SqliteStore>(options), 1 << 20, std::chrono::hours(1));
-  metadata::SqliteStore node_two(options);
-  Tenants tenants(node_two);
-  std::string account = tenants.create_account("acme", "standard", kAdmin).id;
-  tenants.create_namespace(account, "acme-ns", kAdmin);
-  AccessControl access(node_one);
-  node_one.set_receiving(false);
-  ASSERT_TRUE(access.find_namespace("acme-ns").has_value());
+TEST_F(AccessControlAcrossNodes, NothingCachedWhileInvalidationsMayBeLost) {
+  node_one_.set_receiving(false);
+  ASSERT_TRUE(access_.find_namespace("acme-ns").has_value());
 
-  tenants.delete_namespace(account, "acme-ns", kAdmin);
+  tenants_.delete_namespace(account_, "acme-ns", kAdmin);
 
-  EXPECT_EQ(access.find_namespace("acme-ns"), std::nullopt);
+  EXPECT_EQ(access_.find_namespace("acme-ns"), std::nullopt);
 }
 
 TEST_F(AccessControlTest, FreshLookupDropsStaleEntry) {
