@@ -38,11 +38,14 @@ int main(int argc, char** argv) {
   auto* serve_command = app.add_subcommand("serve", "run the registry (the default when no command is given)");
   auto* admin = app.add_subcommand("admin", "operator commands on the data directory");
   admin->require_subcommand(1);
-  admin->footer("The global options --data DIR and --config FILE choose the data directory.");
+  admin->footer(
+      "The global options --data DIR and --config FILE choose the store: --data for the embedded one, --config for "
+      "a node's configuration file when it runs on PostgreSQL and S3.");
   bool deep = false;
   auto* verify = admin->add_subcommand(
       "verify", "check that metadata and stored data agree (safe while berthd runs)");
-  verify->footer("Example: berthd admin verify --data ./data");
+  verify->footer("Example: berthd admin verify --data ./data, or on PostgreSQL and S3: berthd admin verify --config "
+                 "/etc/berth/berthd.yaml");
   verify->add_flag("--deep", deep, "also hash every blob (reads all data)");
 
   server::AdminRequest request;

@@ -106,7 +106,9 @@ std::optional<std::string> missing_store(const Config& config) {
            "schema berthd uses";
   }
   if (std::filesystem::exists(std::filesystem::path(config.data_dir) / "berth.db")) return std::nullopt;
-  return config.data_dir + " is not a Berth data directory (it has no berth.db); pass the one berthd uses with --data DIR";
+  return config.data_dir +
+         " is not a Berth data directory (it has no berth.db); pass the one berthd uses with --data DIR, or the "
+         "configuration file of a node on PostgreSQL with --config FILE";
 }
 
 int admin_migrate(const Config& config, std::ostream& out) {
