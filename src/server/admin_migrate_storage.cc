@@ -1450,7 +1450,7 @@ int migrate_storage(const Config& config, const MigrateStorageOptions& options, 
   try {
     // Opening PostgreSQL creates the schema or brings it to this build's
     // version (unless metadata.postgres.migrate is false).
-    stores = open_stores(config);
+    stores = open_stores(config, /*listen=*/false);
   } catch (const std::exception& error) {
     progress << "berthd: migrate-storage cannot open the target: " << error.what() << "\n";
     return 1;

@@ -30,7 +30,7 @@ int verify_store(const Config& config, bool deep, std::ostream& out) {
     out << "error: " << *missing << "\n";
     return 1;
   }
-  Stores stores = open_stores(config);
+  Stores stores = open_stores(config, /*listen=*/false);
   auto& blobs = *stores.blobs;
   auto& metadata = *stores.metadata;
   std::size_t errors = 0;

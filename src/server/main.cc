@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
       }
     }
     if (admin->parsed()) {
-      server::Stores stores = server::open_stores(config);
+      server::Stores stores = server::open_stores(config, /*listen=*/false);
       metadata::MetadataStore& store = *stores.metadata;
       try {
         if (account_create->parsed()) return server::admin_account_create(store, request, std::cout);

@@ -55,7 +55,7 @@ std::unique_ptr<metadata::MetadataStore> open_sqlite(const Config& config) {
 
 // Opens PostgreSQL behind a cache that notifies the other nodes of what
 // each write invalidated and listens for their notifications.
-void open_postgres(const Config& config, Stores& stores) {
+void open_postgres(const Config& config, bool listen, Stores& stores) {
   auto database = std::make_unique<metadata::PgStore>(
       metadata::PgOptions{.conninfo = config.postgres_url,
                           .schema = config.postgres_schema,
@@ -68,6 +68,11 @@ void open_postgres(const Config& config, Stores& stores) {
                                                         static_cast<std::size_t>(config.cache_max_bytes),
                                                         std::chrono::seconds(config.cache_max_age_seconds), publisher,
                                                         /*cache_tags=*/false);
+  if (!listen) {
+    cached->set_receiving(false);
+    stores.metadata = std::move(cached);
+    return;
+  }
   stores.cache_listener = std::make_unique<metadata::PgInvalidationListener>(notifier, *cached);
   stores.metadata = std::move(cached);
   stores.cache_listener->start();
@@ -85,13 +90,13 @@ void ensure_data_directory(const std::string& path) {
   std::filesystem::permissions(data, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
 }
 
-Stores open_stores(const Config& config) {
+Stores open_stores(const Config& config, bool listen) {
   ensure_data_directory(config.data_dir);
 
   Stores stores;
   stores.blobs = open_blob_store(config);
   if (config.metadata_backend == "postgres") {
-    open_postgres(config, stores);
+    open_postgres(config, listen, stores);
   } else {
     stores.metadata = open_sqlite(config);
   }
