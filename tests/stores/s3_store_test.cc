@@ -338,6 +338,40 @@ TEST_F(S3StoreTest, PresignedUrlServesBlob) {
       << "the blob must not be readable without a signature";
 }
 
+// Virtual-hosted addressing puts the bucket in the host name. curl
+// resolves every name under localhost to the loopback address, and the
+// test radosgw serves buckets under localhost (tests/services/ceph-up), so
+// BUCKET.localhost:PORT reaches the test bucket.
+TEST_F(S3StoreTest, VirtualHostedAddressingRoundTrip) {
+  S3Options options = bucket_.options();
+  std::string::size_type host = options.endpoint.find("127.0.0.1");
+  ASSERT_NE(host, std::string::npos) << options.endpoint;
+  options.endpoint.replace(host, 9, "localhost");
+  options.path_style = false;
+  options.presign_seconds = 60;
+  S3Store virtual_hosted(options);
+  // A full part and a tail, so that both kinds of upload object are written.
+  std::string data = pattern_bytes(5 * kMiB + 4321, 5);
+  std::string state =
+      append_bytes(virtual_hosted, "upload-1", virtual_hosted.create_upload("upload-1"), 0, data);
+  core::Digest digest = sha256_of(data);
+
+  virtual_hosted.commit_upload("upload-1", state, digest);
+
+  auto blob = virtual_hosted.open(digest);
+  ASSERT_NE(blob, nullptr);
+  EXPECT_TRUE(read_all(*blob) == data) << "the blob read by host name differs";
+  auto same_bucket = store_.open(digest);
+  ASSERT_NE(same_bucket, nullptr) << "the blob is not in the bucket that path-style requests reach";
+  EXPECT_TRUE(read_all(*same_bucket) == data) << "the blob read by path differs";
+  auto url = virtual_hosted.presigned_url(digest);
+  ASSERT_TRUE(url.has_value());
+  EXPECT_THAT(*url, HasSubstr("://" + options.bucket + ".localhost:"));
+  auto [status, body] = plain_get(*url);
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(body == data) << "the presigned URL returned other bytes";
+}
+
 // A server on 127.0.0.1 that replies to each connection with the next of
 // `responses` (the last one repeated) and counts the requests.
 class ScriptedServer {
