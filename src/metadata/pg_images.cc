@@ -3,7 +3,7 @@
 // server-side copies of a manifest into another repository.
 #include "metadata/pg_rows.h"
 #include "metadata/pg_store.h"
-#include "metadata/sqlite_rows.h"
+#include "metadata/store_rows.h"
 
 #include "core/error.h"
 #include "core/time.h"
@@ -17,50 +17,6 @@ namespace berth::metadata {
 
 using core::Digest;
 using core::InternalError;
-
-namespace {
-
-// Reads the columns digest, config_digest, created, size, architecture,
-// os, labels starting at column `first`.
-ImageFacts read_facts(const PgStatement& row, int first) {
-  return ImageFacts{.manifest_digest = parse_stored_digest(row.column_text(first)),
-                    .config_digest = row.column_text(first + 1),
-                    .created = row.column_int(first + 2),
-                    .size = static_cast<std::uint64_t>(row.column_int(first + 3)),
-                    .architecture = row.column_text(first + 4),
-                    .os = row.column_text(first + 5),
-                    .labels_json = row.column_text(first + 6)};
-}
-
-using ImageKey = std::pair<std::string, std::string>;  // repository, digest
-
-// Adds the rows of an image query to `images`. The columns are: repository
-// name, manifest digest, media type, pushed at, tag (NULL when untagged),
-// artifact type, then the facts columns (NULL when none are stored).
-void collect_images(PgStatement& query, std::map<ImageKey, ImageEntry>& images) {
-  while (query.step()) {
-    ImageKey key{query.column_text(0), query.column_text(1)};
-    auto it = images.find(key);
-    if (it == images.end()) {
-      ImageEntry entry{.repository = key.first,
-                       .digest = parse_stored_digest(key.second),
-                       .media_type = query.column_text(2),
-                       .artifact_type = query.column_text(5),
-                       .pushed_at = query.column_int(3)};
-      if (!query.column_is_null(6)) entry.facts = read_facts(query, 6);
-      it = images.emplace(key, std::move(entry)).first;
-    }
-    ImageEntry& entry = it->second;
-    if (!query.column_is_null(4)) {
-      std::string tag = query.column_text(4);
-      // A manifest reached through both a namespace and its own name
-      // yields its rows twice.
-      if (entry.tags.empty() || entry.tags.back() != tag) entry.tags.push_back(std::move(tag));
-    }
-  }
-}
-
-}  // namespace
 
 std::vector<ImageEntry> PgStore::list_images(const std::vector<std::string>& namespaces,
                                              const std::vector<std::string>& repositories) {

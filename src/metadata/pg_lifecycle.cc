@@ -15,7 +15,7 @@
 // link_blob_with_data) takes the same lock shared as its first statement,
 // so it waits until the data is gone, and then records the blob anew.
 #include "metadata/pg_store.h"
-#include "metadata/sqlite_rows.h"
+#include "metadata/store_rows.h"
 
 #include "core/error.h"
 #include "core/time.h"
@@ -34,31 +34,6 @@ using core::Digest;
 using core::InternalError;
 
 namespace {
-
-std::optional<std::int64_t> nullable_int(const PgStatement& row, int column) {
-  if (row.column_is_null(column)) return std::nullopt;
-  return row.column_int(column);
-}
-
-void bind_nullable(PgStatement& statement, int index, const std::optional<std::int64_t>& value) {
-  if (value) {
-    statement.bind(index, *value);
-  } else {
-    statement.bind_null(index);
-  }
-}
-
-RetentionPolicy read_policy(const PgStatement& row) {
-  return RetentionPolicy{.namespace_name = row.column_text(0),
-                         .account_id = row.column_text(1),
-                         .images_per_repo = row.column_int(2),
-                         .retain_untagged = row.column_int(3) != 0,
-                         .deletion_threshold_days = row.column_int(4),
-                         .updated_at = row.column_int(5)};
-}
-
-// The first path component of a repository name.
-std::string namespace_of(const std::string& repository) { return repository.substr(0, repository.find('/')); }
 
 // The advisory lock key that serializes removing a blob's data with
 // recording or linking the blob.
@@ -203,9 +178,9 @@ std::optional<std::string> PgStore::repository_account(const std::string& reposi
 
 // --- Retention policies --------------------------------------------------------
 
-// The policy columns in the order read_policy() reads them, with the
-// namespace's account. The statements are string literals because the
-// connection caches prepared statements by the address of their text.
+// The policy columns in the order read_retention_policy() reads them,
+// with the namespace's account. The statements are string literals because
+// the connection caches prepared statements by the address of their text.
 #define BERTH_SELECT_POLICIES                                                                                  \
   "SELECT p.namespace_name, n.account_id, p.images_per_repo, p.retain_untagged, p.deletion_threshold_days, " \
   "p.updated_at FROM retention_policies p JOIN namespaces n ON n.name = p.namespace_name "
@@ -215,7 +190,7 @@ std::optional<RetentionPolicy> PgStore::find_retention_policy(const std::string&
     auto query = connection.prepare(BERTH_SELECT_POLICIES "WHERE p.namespace_name = $1");
     query.bind(1, namespace_name);
     if (!query.step()) return std::nullopt;
-    return read_policy(query);
+    return read_retention_policy(query);
   });
 }
 
@@ -229,7 +204,7 @@ std::vector<RetentionPolicy> PgStore::list_retention_policies(const std::string&
                      : connection.prepare(BERTH_SELECT_POLICIES "WHERE n.account_id = $1 ORDER BY p.namespace_name");
     if (!account_id.empty()) query.bind(1, account_id);
     std::vector<RetentionPolicy> out;
-    while (query.step()) out.push_back(read_policy(query));
+    while (query.step()) out.push_back(read_retention_policy(query));
     return out;
   });
 }

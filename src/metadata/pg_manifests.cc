@@ -12,7 +12,7 @@
 // because it has created the repository by then.
 #include "metadata/pg_rows.h"
 #include "metadata/pg_store.h"
-#include "metadata/sqlite_rows.h"
+#include "metadata/store_rows.h"
 
 #include "core/error.h"
 #include "core/time.h"
@@ -61,51 +61,6 @@ void link_blob_in(PgConnection& connection, std::int64_t repository, const Diges
       "INSERT INTO repository_blobs (repository_id, digest, linked_at) VALUES ($1, $2, $3) "
       "ON CONFLICT (repository_id, digest) DO NOTHING");
   link.bind(1, repository).bind(2, digest.str()).bind(3, now).run();
-}
-
-// Reads the manifest columns selected in the order: digest, media_type,
-// content, artifact_type, subject_digest, annotations, created_at.
-ManifestRecord read_manifest(const PgStatement& row, const std::string& repository) {
-  ManifestRecord record{.repository = repository,
-                        .digest = parse_stored_digest(row.column_text(0)),
-                        .media_type = row.column_text(1),
-                        .content = row.column_text(2),
-                        .artifact_type = row.column_text(3)};
-  if (!row.column_is_null(4)) record.subject = parse_stored_digest(row.column_text(4));
-  record.annotations_json = row.column_text(5);
-  record.created_at = row.column_int(6);
-  return record;
-}
-
-UploadRecord read_upload(const PgStatement& row) {
-  auto algorithm = core::parse_algorithm(row.column_text(3));
-  if (!algorithm) throw InternalError("upload " + row.column_text(0) + " has an unknown digest algorithm");
-  return UploadRecord{.id = row.column_text(0),
-                      .repository = row.column_text(1),
-                      .received_bytes = static_cast<std::uint64_t>(row.column_int(2)),
-                      .algorithm = *algorithm,
-                      .hash_state = row.column_text(4),
-                      .driver_state = row.column_text(5),
-                      .created_at = row.column_int(6),
-                      .updated_at = row.column_int(7)};
-}
-
-NamePage read_names(PgStatement& query, std::size_t limit) {
-  NamePage page;
-  while (query.step()) {
-    if (page.names.size() == limit) {
-      page.more = true;
-      break;
-    }
-    page.names.push_back(query.column_text(0));
-  }
-  return page;
-}
-
-std::vector<Digest> read_digests(PgStatement& query) {
-  std::vector<Digest> out;
-  while (query.step()) out.push_back(parse_stored_digest(query.column_text(0)));
-  return out;
 }
 
 }  // namespace

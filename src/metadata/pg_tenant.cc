@@ -12,7 +12,11 @@
 // it counts the other's namespace. A body that returns early without
 // writing still commits rather than rolling back, because PostgreSQL
 // guarantees what a serializable transaction read only once it commits.
+//
+// The repositories of a namespace are exactly the names in
+// namespace_range(), because the name columns use the "C" collation.
 #include "metadata/pg_store.h"
+#include "metadata/store_rows.h"
 
 #include "core/error.h"
 #include "core/time.h"
@@ -26,74 +30,6 @@ namespace berth::metadata {
 using core::InternalError;
 
 namespace {
-
-const char* identity_kind_name(IdentityKind kind) { return kind == IdentityKind::kServiceId ? "serviceid" : "user"; }
-
-IdentityKind stored_identity_kind(const std::string& text) {
-  if (text == "user") return IdentityKind::kUser;
-  if (text == "serviceid") return IdentityKind::kServiceId;
-  throw InternalError("the database contains an unknown identity kind \"" + text + "\"");
-}
-
-bool is_role(const std::string& role) { return role == "Reader" || role == "Writer" || role == "Manager"; }
-
-// Returns the bounds of the repository names inside a namespace. Exactly
-// the names that start with "<name>/" lie in ["<name>/", "<name>0"),
-// because '0' is the byte after '/' and the name columns use the "C"
-// collation. A range keeps the lookup on the name index, and unlike LIKE
-// it treats '_' and '%' as plain characters.
-std::pair<std::string, std::string> namespace_range(const std::string& name) { return {name + "/", name + "0"}; }
-
-// Reads the columns: id, name, plan, created_at.
-AccountRecord read_account(const PgStatement& row) {
-  return AccountRecord{.id = row.column_text(0),
-                       .name = row.column_text(1),
-                       .plan = row.column_text(2),
-                       .created_at = row.column_int(3)};
-}
-
-// Reads the columns: id, account_id, kind, name, description, created_at.
-IdentityRecord read_identity(const PgStatement& row) {
-  return IdentityRecord{.id = row.column_text(0),
-                        .account_id = row.column_text(1),
-                        .kind = stored_identity_kind(row.column_text(2)),
-                        .name = row.column_text(3),
-                        .description = row.column_text(4),
-                        .created_at = row.column_int(5)};
-}
-
-// Reads the columns: id, identity_id, account_id, name, description,
-// secret_hash, created_at, last_used_at.
-ApiKeyRecord read_api_key(const PgStatement& row) {
-  return ApiKeyRecord{.id = row.column_text(0),
-                      .identity_id = row.column_text(1),
-                      .account_id = row.column_text(2),
-                      .name = row.column_text(3),
-                      .description = row.column_text(4),
-                      .secret_hash = row.column_text(5),
-                      .created_at = row.column_int(6),
-                      .last_used_at = row.column_int(7)};
-}
-
-// Reads the columns: id, account_id, identity_id, role, namespace_name,
-// created_at.
-PolicyRecord read_policy(const PgStatement& row) {
-  return PolicyRecord{.id = row.column_text(0),
-                      .account_id = row.column_text(1),
-                      .identity_id = row.column_text(2),
-                      .role = row.column_text(3),
-                      .namespace_name = row.column_text(4),
-                      .created_at = row.column_int(5)};
-}
-
-// Reads the columns: name, account_id, is_public, created_at, updated_at.
-NamespaceRecord read_namespace(const PgStatement& row) {
-  return NamespaceRecord{.name = row.column_text(0),
-                         .account_id = row.column_text(1),
-                         .is_public = row.column_int(2) != 0,
-                         .created_at = row.column_int(3),
-                         .updated_at = row.column_int(4)};
-}
 
 bool account_exists(PgConnection& connection, const std::string& id) {
   auto query = connection.prepare("SELECT 1 FROM accounts WHERE id = $1");
@@ -331,7 +267,7 @@ std::vector<PolicyRecord> PgStore::list_policies(const std::string& account_id) 
         "ORDER BY created_at, id");
     query.bind(1, account_id);
     std::vector<PolicyRecord> out;
-    while (query.step()) out.push_back(read_policy(query));
+    while (query.step()) out.push_back(read_access_policy(query));
     return out;
   });
 }
@@ -343,7 +279,7 @@ std::vector<PolicyRecord> PgStore::identity_policies(const std::string& identity
         "ORDER BY created_at, id");
     query.bind(1, identity_id);
     std::vector<PolicyRecord> out;
-    while (query.step()) out.push_back(read_policy(query));
+    while (query.step()) out.push_back(read_access_policy(query));
     return out;
   });
 }

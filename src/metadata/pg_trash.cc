@@ -13,12 +13,10 @@
 // transaction guarantees that what it read was consistent.
 #include "metadata/pg_rows.h"
 #include "metadata/pg_store.h"
-#include "metadata/sqlite_rows.h"
+#include "metadata/store_rows.h"
 
 #include "core/error.h"
 #include "core/time.h"
-
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <optional>
@@ -29,7 +27,6 @@ namespace berth::metadata {
 
 using core::Digest;
 using core::InternalError;
-using nlohmann::json;
 
 namespace {
 
@@ -38,20 +35,6 @@ std::optional<std::int64_t> live_manifest(PgConnection& connection, std::int64_t
   query.bind(1, repository).bind(2, digest);
   if (!query.step()) return std::nullopt;
   return query.column_int(0);
-}
-
-std::vector<std::string> parse_tags(const std::string& text) {
-  auto parsed = json::parse(text, nullptr, false);
-  std::vector<std::string> tags;
-  if (!parsed.is_array()) throw InternalError("the trash contains malformed tags \"" + text + "\"");
-  for (const auto& tag : parsed) tags.push_back(tag.get<std::string>());
-  return tags;
-}
-
-std::string dump_tags(std::vector<std::string> tags) {
-  std::sort(tags.begin(), tags.end());
-  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
-  return json(tags).dump();
 }
 
 // Moves live manifest `id` into the trash of its repository with `tags`,

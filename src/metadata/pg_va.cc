@@ -3,9 +3,9 @@
 // manifest queues its inventory through a trigger of schema version 1, so
 // these methods never see a push.
 #include "metadata/pg_store.h"
+#include "metadata/store_rows.h"
 
 #include "core/error.h"
-#include "metadata/sqlite_rows.h"
 
 #include <nlohmann/json.hpp>
 
@@ -16,7 +16,6 @@
 namespace berth::metadata {
 
 using core::Digest;
-using core::InternalError;
 using nlohmann::json;
 
 namespace {
@@ -66,104 +65,6 @@ struct AdvisoryBatch {
   TextArray introduced;
   TextArray fixed;
 };
-
-// Binds the eight columns that identify an exemption, in table order, from
-// parameter 1 on.
-PgStatement& bind_exemption_key(PgStatement& statement, const ExemptionRecord& exemption) {
-  return statement.bind(1, exemption.account_id)
-      .bind(2, exemption.issue_type)
-      .bind(3, exemption.issue_id)
-      .bind(4, exemption.scope_type)
-      .bind(5, exemption.namespace_name)
-      .bind(6, exemption.repository)
-      .bind(7, exemption.tag)
-      .bind(8, exemption.digest);
-}
-
-// Parses a JSON array of strings that this file wrote. `column` names the
-// value in the error.
-std::vector<std::string> parse_string_array(const std::string& text, const std::string& column) {
-  auto parsed = json::parse(text, nullptr, false);
-  if (!parsed.is_array()) throw InternalError("the database contains malformed " + column + " \"" + text + "\"");
-  std::vector<std::string> values;
-  for (const auto& value : parsed) {
-    if (!value.is_string()) throw InternalError("the database contains malformed " + column + " \"" + text + "\"");
-    values.push_back(value.get<std::string>());
-  }
-  return values;
-}
-
-// Reads the columns: digest, state, status, reason, os_id, os_version_id,
-// os_codename, os_name, package_format, packages, queued_at, indexed_at,
-// attempts.
-InventoryRecord read_inventory(const PgStatement& row) {
-  return InventoryRecord{.digest = parse_stored_digest(row.column_text(0)),
-                         .state = row.column_text(1),
-                         .status = row.column_text(2),
-                         .reason = row.column_text(3),
-                         .os_id = row.column_text(4),
-                         .os_version_id = row.column_text(5),
-                         .os_codename = row.column_text(6),
-                         .os_name = row.column_text(7),
-                         .package_format = row.column_text(8),
-                         .packages_json = row.column_text(9),
-                         .queued_at = row.column_int(10),
-                         .indexed_at = row.column_int(11),
-                         .attempts = row.column_int(12)};
-}
-
-// Reads the columns: account_id, issue_type, issue_id, scope_type,
-// namespace_name, repository, tag, digest, created_at.
-ExemptionRecord read_exemption(const PgStatement& row) {
-  return ExemptionRecord{.account_id = row.column_text(0),
-                         .issue_type = row.column_text(1),
-                         .issue_id = row.column_text(2),
-                         .scope_type = row.column_text(3),
-                         .namespace_name = row.column_text(4),
-                         .repository = row.column_text(5),
-                         .tag = row.column_text(6),
-                         .digest = row.column_text(7),
-                         .created_at = row.column_int(8)};
-}
-
-// Throws std::invalid_argument unless the issue type is known and the
-// scope fields that `exemption.scope_type` uses are set and the others are
-// empty, so that one scope has one spelling and the uniqueness of rows
-// holds. The same rules as SqliteStore's.
-void check_exemption(const ExemptionRecord& exemption) {
-  if (exemption.issue_type != "cve" && exemption.issue_type != "sn") {
-    throw std::invalid_argument("exemption issue type must be cve or sn, not \"" + exemption.issue_type + "\"");
-  }
-  if (exemption.issue_id.empty()) throw std::invalid_argument("exemption issue id is missing");
-
-  const auto& scope = exemption.scope_type;
-  bool has_namespace = !exemption.namespace_name.empty();
-  bool has_repository = !exemption.repository.empty();
-  bool has_tag = !exemption.tag.empty();
-  bool has_digest = !exemption.digest.empty();
-  bool valid = false;
-  if (scope == "account") {
-    valid = !has_namespace && !has_repository && !has_tag && !has_digest;
-  } else if (scope == "namespace") {
-    valid = has_namespace && !has_repository && !has_tag && !has_digest;
-  } else if (scope == "repository") {
-    valid = has_namespace && has_repository && !has_tag && !has_digest;
-  } else if (scope == "image") {
-    valid = has_namespace && has_repository && has_tag != has_digest;
-  } else {
-    throw std::invalid_argument("exemption scope type must be account, namespace, repository or image, not \"" +
-                                scope + "\"");
-  }
-  if (!valid) {
-    throw std::invalid_argument("exemption scope \"" + scope + "\" has the wrong fields set: namespace \"" +
-                                exemption.namespace_name + "\", repository \"" + exemption.repository +
-                                "\", tag \"" + exemption.tag + "\", digest \"" + exemption.digest + "\"");
-  }
-  if (has_repository && exemption.repository.rfind(exemption.namespace_name + "/", 0) != 0) {
-    throw std::invalid_argument("exemption repository \"" + exemption.repository + "\" is not inside namespace \"" +
-                                exemption.namespace_name + "\"");
-  }
-}
 
 // Splits `advisories` into batches of column arrays. Throws
 // std::invalid_argument naming the first id that appears a second time.

@@ -3,7 +3,7 @@
 // leases and last runs of background jobs. Storage usage itself is kept by
 // the triggers of schema version 5.
 #include "metadata/sqlite_store.h"
-#include "metadata/sqlite_rows.h"
+#include "metadata/store_rows.h"
 
 #include "core/error.h"
 #include "core/time.h"
@@ -12,35 +12,6 @@ namespace berth::metadata {
 
 using core::Digest;
 using core::InternalError;
-
-namespace {
-
-std::optional<std::int64_t> nullable_int(const Statement& row, int column) {
-  if (row.column_is_null(column)) return std::nullopt;
-  return row.column_int(column);
-}
-
-void bind_nullable(Statement& statement, int index, const std::optional<std::int64_t>& value) {
-  if (value) {
-    statement.bind(index, *value);
-  } else {
-    statement.bind_null(index);
-  }
-}
-
-RetentionPolicy read_policy(const Statement& row) {
-  return RetentionPolicy{.namespace_name = row.column_text(0),
-                         .account_id = row.column_text(1),
-                         .images_per_repo = row.column_int(2),
-                         .retain_untagged = row.column_int(3) != 0,
-                         .deletion_threshold_days = row.column_int(4),
-                         .updated_at = row.column_int(5)};
-}
-
-// The first path component of a repository name.
-std::string namespace_of(const std::string& repository) { return repository.substr(0, repository.find('/')); }
-
-}  // namespace
 
 bool SqliteStore::set_account_plan(const std::string& account_id, const std::string& plan) {
   WriteScope scope(*this);
@@ -126,9 +97,9 @@ std::optional<std::string> SqliteStore::repository_account(const std::string& re
   return query.column_text(0);
 }
 
-// The policy columns in the order read_policy() reads them, with the
-// namespace's account. The statements are string literals because the
-// connection caches prepared statements by the address of their text.
+// The policy columns in the order read_retention_policy() reads them,
+// with the namespace's account. The statements are string literals because
+// the connection caches prepared statements by the address of their text.
 #define BERTH_SELECT_POLICIES                                                                                  \
   "SELECT p.namespace_name, n.account_id, p.images_per_repo, p.retain_untagged, p.deletion_threshold_days, " \
   "p.updated_at FROM retention_policies p JOIN namespaces n ON n.name = p.namespace_name "
@@ -138,7 +109,7 @@ std::optional<RetentionPolicy> SqliteStore::find_retention_policy(const std::str
   auto query = lease->prepare(BERTH_SELECT_POLICIES "WHERE p.namespace_name = ?");
   query.bind(1, namespace_name);
   if (!query.step()) return std::nullopt;
-  return read_policy(query);
+  return read_retention_policy(query);
 }
 
 std::vector<RetentionPolicy> SqliteStore::list_retention_policies(const std::string& account_id) {
@@ -146,7 +117,7 @@ std::vector<RetentionPolicy> SqliteStore::list_retention_policies(const std::str
   auto query = lease->prepare(BERTH_SELECT_POLICIES "WHERE ?1 = '' OR n.account_id = ?1 ORDER BY p.namespace_name");
   query.bind(1, account_id);
   std::vector<RetentionPolicy> out;
-  while (query.step()) out.push_back(read_policy(query));
+  while (query.step()) out.push_back(read_retention_policy(query));
   return out;
 }
 

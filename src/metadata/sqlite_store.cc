@@ -4,6 +4,7 @@
 #include "core/time.h"
 #include "metadata/sqlite_rows.h"
 #include "metadata/sqlite_schema.h"
+#include "metadata/store_rows.h"
 
 #include <spdlog/spdlog.h>
 
@@ -41,45 +42,6 @@ void link_blob_in(SqliteConnection& connection, std::int64_t repository, const D
       "INSERT INTO repository_blobs (repository_id, digest, linked_at) VALUES (?, ?, ?) "
       "ON CONFLICT (repository_id, digest) DO NOTHING");
   link.bind(1, repository).bind(2, digest.str()).bind(3, now).run();
-}
-
-// Reads the manifest columns selected in the order: digest, media_type,
-// content, artifact_type, subject_digest, annotations, created_at.
-ManifestRecord read_manifest(const Statement& row, const std::string& repository) {
-  ManifestRecord record{.repository = repository,
-                        .digest = parse_stored_digest(row.column_text(0)),
-                        .media_type = row.column_text(1),
-                        .content = row.column_text(2),
-                        .artifact_type = row.column_text(3)};
-  if (!row.column_is_null(4)) record.subject = parse_stored_digest(row.column_text(4));
-  record.annotations_json = row.column_text(5);
-  record.created_at = row.column_int(6);
-  return record;
-}
-
-UploadRecord read_upload(const Statement& row) {
-  auto algorithm = core::parse_algorithm(row.column_text(3));
-  if (!algorithm) throw InternalError("upload " + row.column_text(0) + " has an unknown digest algorithm");
-  return UploadRecord{.id = row.column_text(0),
-                      .repository = row.column_text(1),
-                      .received_bytes = static_cast<std::uint64_t>(row.column_int(2)),
-                      .algorithm = *algorithm,
-                      .hash_state = row.column_text(4),
-                      .driver_state = row.column_text(5),
-                      .created_at = row.column_int(6),
-                      .updated_at = row.column_int(7)};
-}
-
-NamePage read_names(Statement& query, std::size_t limit) {
-  NamePage page;
-  while (query.step()) {
-    if (page.names.size() == limit) {
-      page.more = true;
-      break;
-    }
-    page.names.push_back(query.column_text(0));
-  }
-  return page;
 }
 
 }  // namespace
@@ -488,9 +450,7 @@ std::vector<Digest> SqliteStore::manifest_blob_references(const std::string& rep
       "JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ? AND mr.kind = 'blob' "
       "ORDER BY mr.digest");
   query.bind(1, repository).bind(2, digest.str());
-  std::vector<Digest> out;
-  while (query.step()) out.push_back(parse_stored_digest(query.column_text(0)));
-  return out;
+  return read_digests(query);
 }
 
 std::vector<Digest> SqliteStore::manifest_child_references(const std::string& repository, const Digest& digest) {
@@ -500,9 +460,7 @@ std::vector<Digest> SqliteStore::manifest_child_references(const std::string& re
       "JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ? AND mr.kind = 'manifest' "
       "ORDER BY mr.digest");
   query.bind(1, repository).bind(2, digest.str());
-  std::vector<Digest> out;
-  while (query.step()) out.push_back(parse_stored_digest(query.column_text(0)));
-  return out;
+  return read_digests(query);
 }
 
 }  // namespace berth::metadata
