@@ -1,9 +1,7 @@
 #include "metadata/pg_store.h"
 
 #include "core/error.h"
-#include "metadata/pg_rows.h"
 #include "metadata/pg_schema.h"
-#include "metadata/sqlite_rows.h"
 
 #include <spdlog/spdlog.h>
 
