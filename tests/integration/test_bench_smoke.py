@@ -64,6 +64,21 @@ class LoadGeneratorSmokeTest(BerthdTestCase):
         self.assertEqual(tags["errors"], 0)
         self.assertEqual(len(self.berthd.request("GET", "/v2/smokelist/tags/tags/list").json()["tags"]), 7)
 
+    def test_single_blob_pushes_and_manifest_puts(self):
+        blobs = self.run_loadgen("push-blobs", "--repository", "smoke/blobs", "--images", "3", "--size", "16K")
+        self.assertEqual((blobs["operations"], blobs["errors"]), (3, 0))
+        more = self.run_loadgen("push-blobs", "--repository", "smoke/blobs", "--images", "2", "--size", "16K",
+                                "--start", "3", "--chunk", "8K")
+        self.assertEqual((more["operations"], more["errors"]), (2, 0))
+        manifests = self.run_loadgen("put-manifests", "--repository", "smoke/manifests", "--images", "4")
+        self.assertEqual((manifests["operations"], manifests["errors"]), (4, 0))
+
+        tags = self.berthd.request("GET", "/v2/smoke/manifests/tags/list").json()["tags"]
+        self.assertEqual(sorted(tags), ["m100000", "m100001", "m100002", "m100003"])
+        digests = {self.berthd.request("HEAD", f"/v2/smoke/manifests/manifests/{tag}", headers={
+            "Accept": "application/vnd.oci.image.manifest.v1+json"}).header("Docker-Content-Digest") for tag in tags}
+        self.assertEqual(len(digests), 4, "each PUT must store a manifest of its own")
+
     def test_failures_are_counted(self):
         completed = self.loadgen("pull", "--prefix", "absent/image", "--images", "2",
                                  user=f"iamapikey:{self.berthd.api_key}")
