@@ -75,6 +75,9 @@ void CachedStore::evict_locked() {
 
 void CachedStore::changed(const Invalidation& invalidation) {
   apply(invalidation);
+  // NOTE: sent after the write committed, so a node that dies in between
+  // leaves other nodes' manifest and blob-link entries stale until
+  // cache.max_age_seconds. Tags and access records do not depend on it.
   if (publisher_) publisher_->publish(invalidation);
 }
 

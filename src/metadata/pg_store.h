@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace berth::metadata {
@@ -104,8 +105,8 @@ class PgStore final : public MetadataStore {
   std::vector<ApiKeyRecord> list_api_keys(const std::string& account_id) override;
   bool delete_api_key(const std::string& id) override;
   void touch_api_key(const std::string& id, std::int64_t used_at) override;
-  // The counter of migration 2, which every access change raises in its
-  // own transaction.
+  // Returns the counter in access_changes (schema migration 2), which
+  // every access change raises in its own transaction.
   std::uint64_t access_generation() override;
 
   bool create_policy(const PolicyRecord& policy) override;
@@ -231,12 +232,12 @@ class PgStore final : public MetadataStore {
   // Runs `body(connection)` outside a transaction, for a write of one
   // statement that is atomic by itself, such as adding to a counter. Under
   // READ COMMITTED, an update of a row that another transaction is
-  // updating waits for its commit and then applies to the new value. So it
-  // never fails with a serialization error, as a SERIALIZABLE write would.
+  // updating waits for its commit and then applies to the new value.
+  // READ COMMITTED raises no serialization errors, which a SERIALIZABLE
+  // write on a hot row would.
   template <typename Body>
   auto single_statement(Body&& body) -> std::invoke_result_t<Body&, PgConnection&> {
-    Lease lease(*this);
-    return body(*lease);
+    return read(std::forward<Body>(body));
   }
 
   // Runs `body(connection)` in a READ ONLY REPEATABLE READ transaction, so

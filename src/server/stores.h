@@ -29,10 +29,11 @@ void ensure_data_directory(const std::string& path);
 // or S3) and metadata store (SQLite in the data directory, or PostgreSQL),
 // behind the cache. The data directory is created in either case, because
 // it also holds node-local files: the lock, the token signing key by
-// default and temporary files. Throws on failure. On PostgreSQL, a server
-// listens for other nodes' cache invalidations; a one-shot command
-// (`listen` false) does not, so its cache serves nothing, while its writes
-// still notify the running nodes.
+// default and temporary files. Throws on failure.
+//
+// On PostgreSQL, a server (`listen` true) listens for other nodes' cache
+// invalidations. A one-shot command does not listen, so its cache serves
+// nothing. Its writes still notify the running nodes.
 Stores open_stores(const Config& config, bool listen = true);
 
 // Why the configured metadata store is not an existing Berth store
