@@ -406,8 +406,8 @@ class Cluster(Berthd):
 
     def s3(self, method, path_and_query):
         """Sends one signed request to the cluster's bucket with curl;
-        returns (HTTP status, body). The query must be canonical: keys
-        sorted, values %-encoded (REAL-S3.md)."""
+        returns (HTTP status, body). The query must be canonical (keys
+        sorted, values %-encoded), because curl signs it as written."""
         completed = subprocess.run(
             ["curl", "-s", *(["--head"] if method == "HEAD" else ["-X", method]), "-w", "\n%{http_code}",
              "--aws-sigv4", f"aws:amz:{self.settings['BERTH_TEST_S3_REGION']}:s3",
